@@ -1,0 +1,50 @@
+/** Job kinds, statuses and triggers as the SQL schema defines them (AWX's names). */
+export const JOB_KINDS = ["job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const JOB_STATUSES = ["new", "pending", "waiting", "running", "successful", "failed", "error", "canceled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TRIGGERS = ["started", "success", "error"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
+
+/** AWX's friendly name of each kind, used in default messages. */
+export const FRIENDLY_NAMES: Record<JobKind, string> = {
+  job: "Job",
+  project_update: "Project Update",
+  inventory_update: "Inventory Update",
+  ad_hoc_command: "AdHoc Command",
+  system_job: "System Job",
+  workflow_job: "Workflow Job",
+};
+
+/** The wrapup event of each kind (mirrors notifier.wrapup_event_of in SQL). */
+export const WRAPUP_EVENTS: Record<JobKind, string | null> = {
+  job: "playbook_on_stats",
+  project_update: "playbook_on_stats",
+  ad_hoc_command: "playbook_on_stats",
+  inventory_update: "EOF",
+  system_job: "EOF",
+  workflow_job: null,
+};
+
+/**
+ * The job as a notification row recorded it when it was created (`notifications.job_snapshot`,
+ * made by notifier.job_snapshot() in SQL): messages describe this moment, never a later one.
+ */
+export interface JobSnapshot {
+  id: number;
+  kind: JobKind;
+  name: string;
+  job_template_id: number | null;
+  organization_id: number | null;
+  status: JobStatus;
+  wrapup_dispatched: boolean;
+  host_status_counts: Record<string, number> | null;
+  extra: Record<string, unknown>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  /** Set when the grace expired without the wrapup: host counts are unavailable. */
+  wrapup_expired_at: string | null;
+}

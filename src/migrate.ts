@@ -1,0 +1,30 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import JSON5 from "json5";
+import { Logger } from "@graphile/logger";
+import { migrate, type Settings } from "graphile-migrate";
+
+/** The repository (or installed package) root, where `.gmrc` and `migrations/` live. */
+export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** Reads `.gmrc` and anchors its folders to the package, so the CLI works from any directory. */
+async function loadSettings(connectionString: string): Promise<Settings> {
+  const settings = JSON5.parse(await readFile(path.join(PACKAGE_ROOT, ".gmrc"), "utf8")) as Settings;
+  return {
+    ...settings,
+    connectionString,
+    migrationsFolder: path.resolve(PACKAGE_ROOT, settings.migrationsFolder ?? "migrations"),
+    logger: quietLogger,
+  };
+}
+
+/** graphile-migrate announces every migration it runs; only its warnings and errors are shown. */
+const quietLogger = new Logger(() => (level, message) => {
+  if (level === "error" || level === "warning") process.stderr.write(`${message}\n`);
+});
+
+/** Applies every committed migration to the database; a no-op when it is up to date. */
+export async function runMigrations(connectionString: string): Promise<void> {
+  await migrate(await loadSettings(connectionString));
+}

@@ -1,0 +1,35 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterAll, inject } from "vitest";
+import { withDatabase } from "../../src/databaseUrl.js";
+
+/**
+ * Creates a migrated database for the calling test file (a copy of the template made by the
+ * global setup) and drops it after the file's tests. Returns its connection string.
+ */
+export async function createTestDatabase(): Promise<string> {
+  const adminUrl = inject("adminUrl");
+  const name = `notifier_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name} template ${inject("templateDatabase")}`);
+  } finally {
+    await admin.end();
+  }
+  afterAll(async () => {
+    const cleanup = new pg.Client({ connectionString: adminUrl });
+    await cleanup.connect();
+    await cleanup.query(`drop database if exists ${name} with (force)`);
+    await cleanup.end();
+  });
+  return withDatabase(adminUrl, name);
+}
+
+/** A connected client that is closed after the file's tests. */
+export async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  afterAll(() => client.end());
+  return client;
+}
