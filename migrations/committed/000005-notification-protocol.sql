@@ -1,5 +1,5 @@
 --! Previous: sha1:3f5f9b1b8d84a4877e4513d65ced087b4c9af270
---! Hash: sha1:96d449ff4ad8a49cbcd0ac81b3644ce46ea667e5
+--! Hash: sha1:5c843bee173de14f3faf98f337f1879d0d2a910a
 --! Message: notification protocol
 
 -- The two-condition protocol: when each notification exists.
@@ -74,6 +74,7 @@ create function notifier.create_notifications(job notifier.jobs, trigger text) r
 language plpgsql
 set search_path = pg_catalog
 as $$
+#variable_conflict use_column
 declare
   snapshot constant jsonb := notifier.job_snapshot(job);
   created integer;

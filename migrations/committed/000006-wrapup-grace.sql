@@ -1,5 +1,5 @@
---! Previous: sha1:96d449ff4ad8a49cbcd0ac81b3644ce46ea667e5
---! Hash: sha1:ba408c2cdcd7e4f88ec370643776fe07d06cd650
+--! Previous: sha1:5c843bee173de14f3faf98f337f1879d0d2a910a
+--! Hash: sha1:73f799117a684bbc961cd12da9e6ef72cb3e7f82
 --! Message: wrapup grace
 
 -- Never give up: a job whose final status committed with wrapup_dispatched true, but whose

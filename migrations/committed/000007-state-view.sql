@@ -1,5 +1,5 @@
---! Previous: sha1:ba408c2cdcd7e4f88ec370643776fe07d06cd650
---! Hash: sha1:4455b3171c3d922959ba342b1ef2da9296d71919
+--! Previous: sha1:73f799117a684bbc961cd12da9e6ef72cb3e7f82
+--! Hash: sha1:d2854dd6d179b132e226a69850a96706da55cb95
 --! Message: state view
 
 -- For DBAs: per job, where the protocol stands and why anything still waits.
