@@ -13,10 +13,32 @@ async function loadSettings(connectionString: string): Promise<Settings> {
   const settings = JSON5.parse(await readFile(path.join(PACKAGE_ROOT, ".gmrc"), "utf8")) as Settings;
   return {
     ...settings,
+    placeholders: withRoleDefaults(settings.placeholders),
     connectionString,
     migrationsFolder: path.resolve(PACKAGE_ROOT, settings.migrationsFolder ?? "migrations"),
     logger: quietLogger,
   };
+}
+
+/** The least-privilege roles' names when their environment variables are unset (migration 000008). */
+export const DEFAULT_ROLE_NAMES: Record<string, string> = {
+  ":NOTIFIER_HOST_ROLE": "notifier_host",
+  ":NOTIFIER_SERVICE_ROLE": "notifier_service",
+  ":NOTIFIER_READONLY_ROLE": "notifier_readonly",
+};
+
+/**
+ * `.gmrc` reads the role placeholders from the environment ("!ENV"), which graphile-migrate
+ * refuses when the variable is unset; resolving them here with the defaults above lets
+ * `pg-job-notifier migrate` run with nothing but DATABASE_URL.
+ */
+function withRoleDefaults(placeholders: Settings["placeholders"] = {}): Settings["placeholders"] {
+  return Object.fromEntries(
+    Object.entries(placeholders).map(([key, value]) => [
+      key,
+      value === "!ENV" && key in DEFAULT_ROLE_NAMES ? process.env[key.slice(1)] || DEFAULT_ROLE_NAMES[key]! : value,
+    ]),
+  );
 }
 
 /** graphile-migrate announces every migration it runs; only its warnings and errors are shown. */
