@@ -1,0 +1,258 @@
+import { Liquid, type Template } from "liquidjs";
+import { UsageError } from "../errors.js";
+import { FRIENDLY_NAMES, TRIGGERS, type JobSnapshot, type Trigger } from "../job.js";
+import type { NotificationTypeName } from "../types/type.js";
+import { notificationTypes } from "../types/index.js";
+
+/**
+ * A template cannot be rendered (bad syntax, a render limit hit, a body that is not the JSON its
+ * type needs…). Permanent: the same template and snapshot fail the same way on every retry.
+ * The message names the template and the problem on one line.
+ */
+export class RenderError extends Error {
+  override name = "RenderError";
+}
+
+/** Limits that keep a hostile or careless template from hanging or exhausting the service. */
+export const RENDER_LIMITS = {
+  /** Characters of one template (message or body). */
+  parseChars: 100_000,
+  /** Milliseconds of one render. */
+  renderMs: 1_000,
+  /** liquidjs's allocation units (array/range sizes, string lengths built by filters). */
+  memoryUnits: 10_000_000,
+  /** Characters of one rendered message or body. */
+  outputChars: 1_000_000,
+} as const;
+
+/** How many parsed templates are kept: defaults and custom messages repeat across rows. */
+const PARSED_CACHE_SIZE = 1_000;
+
+const liquid = new Liquid({
+  // Templates read own data properties only: no prototype, constructor or getters.
+  ownPropertyOnly: true,
+  // An unknown filter is an error, not a silent pass-through.
+  strictFilters: true,
+  // Like AWX (Jinja): an undefined variable renders empty.
+  strictVariables: false,
+  parseLimit: RENDER_LIMITS.parseChars,
+  renderLimit: RENDER_LIMITS.renderMs,
+  memoryLimit: RENDER_LIMITS.memoryUnits,
+  // An empty in-memory mapping: include/render/layout never reach the file system.
+  templates: {},
+  relativeReference: false,
+  cache: false,
+});
+
+/** Writes any value as a JSON literal: `{"text": {{ job.name | json }}}`. Undefined is null. */
+liquid.registerFilter("json", function (value: unknown) {
+  const text = JSON.stringify(value === undefined ? null : value) ?? "null";
+  this.context.memoryLimit.use(text.length);
+  return text;
+});
+
+const parsedTemplates = new Map<string, Template[]>();
+
+function parse(source: string): Template[] {
+  const cached = parsedTemplates.get(source);
+  if (cached) return cached;
+  const templates = liquid.parse(source);
+  if (parsedTemplates.size >= PARSED_CACHE_SIZE) parsedTemplates.clear();
+  parsedTemplates.set(source, templates);
+  return templates;
+}
+
+/**
+ * The job's page: `urlBase` + `/jobs/<kind>/<id>`, or, when `urlBase` contains `{id}` (and
+ * optionally `{kind}`), `urlBase` with those placeholders replaced, for host systems with other
+ * routes (AWX itself: `https://awx.example.com/#/jobs/{kind}/{id}`).
+ */
+export function jobUrl(urlBase: string, job: Pick<JobSnapshot, "id" | "kind">): string {
+  if (urlBase.includes("{id}")) {
+    return urlBase.replaceAll("{id}", String(job.id)).replaceAll("{kind}", job.kind);
+  }
+  return `${urlBase.replace(/\/+$/, "")}/jobs/${job.kind}/${job.id}`;
+}
+
+/** True when the wrapup grace fired: the final notification goes out without host counts. */
+function hostCountsUnavailable(job: JobSnapshot): boolean {
+  return job.wrapup_expired_at != null && job.host_status_counts == null;
+}
+
+function elapsedSeconds(job: JobSnapshot): number | null {
+  if (!job.started_at || !job.finished_at) return null;
+  const ms = Date.parse(job.finished_at) - Date.parse(job.started_at);
+  return Number.isFinite(ms) ? Math.round(ms / 10) / 100 : null;
+}
+
+/**
+ * The job metadata (AWX's notification body): the default webhook body and the end of the
+ * default email body. Always has id, name, status, url, started, finished, host_status_counts.
+ */
+export function jobMetadata(job: JobSnapshot, url: string): Record<string, unknown> {
+  return {
+    id: job.id,
+    name: job.name,
+    kind: job.kind,
+    friendly_name: FRIENDLY_NAMES[job.kind] ?? job.kind,
+    status: job.status,
+    url,
+    created: job.created_at,
+    started: job.started_at,
+    finished: job.finished_at,
+    elapsed: elapsedSeconds(job),
+    job_template_id: job.job_template_id,
+    organization_id: job.organization_id,
+    host_status_counts: job.host_status_counts,
+    ...(hostCountsUnavailable(job) ? { host_status_counts_unavailable: true } : {}),
+    extra: job.extra ?? {},
+  };
+}
+
+/**
+ * AWX's template context. `job` also carries the keys of `job.extra` at top level (without
+ * shadowing the job's own fields), so AWX templates such as `{{ job.playbook }}` keep working
+ * when the host system puts those values in `extra`.
+ */
+export function renderContext(job: JobSnapshot, urlBase: string): Record<string, unknown> {
+  const url = jobUrl(urlBase, job);
+  const metadata = jobMetadata(job, url);
+  const extra = isPlainObject(job.extra) ? job.extra : {};
+  return {
+    job: {
+      ...extra,
+      ...metadata,
+      type: job.kind,
+      started_at: job.started_at,
+      finished_at: job.finished_at,
+      created_at: job.created_at,
+      wrapup_dispatched: job.wrapup_dispatched,
+      wrapup_expired_at: job.wrapup_expired_at,
+      host_status_counts_unavailable: hostCountsUnavailable(job),
+    },
+    job_friendly_name: FRIENDLY_NAMES[job.kind] ?? job.kind,
+    url,
+    job_metadata: JSON.stringify(metadata, null, 4),
+  };
+}
+
+interface CustomMessage {
+  message?: string | null;
+  body?: string | null;
+}
+
+/**
+ * Renders a row's subject (one line) and body from the template's custom messages for the
+ * trigger, falling back to the type's defaults per part (as AWX: an empty custom part means the
+ * default). Throws RenderError naming the template and the part at fault.
+ */
+export async function renderNotification(input: {
+  template: { name: string; notification_type: NotificationTypeName; messages: unknown };
+  trigger: Trigger;
+  job: JobSnapshot;
+  urlBase: string;
+}): Promise<{ subject: string; body: string | null }> {
+  const { template, trigger } = input;
+  const fail = (problem: string): never => {
+    throw new RenderError(`template "${template.name}": ${problem}`);
+  };
+  const type = notificationTypes[template.notification_type];
+  if (!type) return fail(`unknown notification type "${template.notification_type}"`);
+
+  let custom: CustomMessage = {};
+  try {
+    custom = customMessagesFor(template.messages, trigger);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const context = renderContext(input.job, input.urlBase);
+
+  const render = async (part: "message" | "body", source: string): Promise<string> => {
+    const where = custom[part] ? `messages.${trigger}.${part}` : `default ${part}`;
+    let output: string;
+    try {
+      output = await liquid.render(parse(source), context);
+    } catch (error) {
+      return fail(`${where}: ${oneLine(error)}`);
+    }
+    if (output.length > RENDER_LIMITS.outputChars) {
+      fail(`${where}: longer than ${RENDER_LIMITS.outputChars} characters after rendering`);
+    }
+    return output;
+  };
+
+  const subject = (await render("message", custom.message || type.defaultMessages.message))
+    .replace(/\s*[\r\n]+\s*/g, " ")
+    .trim();
+  const bodySource = custom.body || type.defaultMessages.body;
+  const body = bodySource == null ? null : await render("body", bodySource);
+
+  if (body != null && type.bodyFormat === "json") {
+    try {
+      JSON.parse(body);
+    } catch (error) {
+      const where = custom.body ? `messages.${trigger}.body` : "default body";
+      fail(`${where}: not valid JSON after rendering (${oneLine(error)})`);
+    }
+  }
+  return { subject, body };
+}
+
+/**
+ * Checks a template's custom messages when it is written (the CLI): the shape (AWX's
+ * {started|success|error: {message, body}}) throws UsageError naming the key, a liquid syntax
+ * error throws RenderError naming the key. Mirrors notifier.validate_notification_template.
+ */
+export function checkTemplateMessages(messages: unknown): void {
+  if (messages == null) return;
+  if (!isPlainObject(messages)) throw new UsageError("messages: must be a JSON object");
+  for (const trigger of Object.keys(messages)) {
+    const value = messages[trigger];
+    if (!(TRIGGERS as readonly string[]).includes(trigger)) {
+      throw new UsageError(`messages.${trigger}: unknown key (expected started, success or error)`);
+    }
+    if (value == null) continue;
+    if (!isPlainObject(value)) {
+      throw new UsageError(`messages.${trigger}: must be an object with "message" and/or "body"`);
+    }
+    for (const part of Object.keys(value)) {
+      const source = value[part];
+      if (part !== "message" && part !== "body") {
+        throw new UsageError(`messages.${trigger}.${part}: unknown key (expected message or body)`);
+      }
+      if (source == null) continue;
+      if (typeof source !== "string") throw new UsageError(`messages.${trigger}.${part}: must be a string`);
+      try {
+        parse(source);
+      } catch (error) {
+        throw new RenderError(`messages.${trigger}.${part}: ${oneLine(error)}`);
+      }
+    }
+  }
+}
+
+/** The custom parts for one trigger; throws (with a key path) when `messages` is malformed. */
+function customMessagesFor(messages: unknown, trigger: Trigger): CustomMessage {
+  if (messages == null) return {};
+  if (!isPlainObject(messages)) throw new Error("messages: must be a JSON object");
+  const forTrigger = messages[trigger];
+  if (forTrigger == null) return {};
+  if (!isPlainObject(forTrigger)) throw new Error(`messages.${trigger}: must be an object`);
+  const custom: CustomMessage = {};
+  for (const part of ["message", "body"] as const) {
+    const value = forTrigger[part];
+    if (value == null) continue;
+    if (typeof value !== "string") throw new Error(`messages.${trigger}.${part}: must be a string`);
+    custom[part] = value;
+  }
+  return custom;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, " ").trim();
+}

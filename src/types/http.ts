@@ -1,0 +1,260 @@
+import { Agent, request, type Dispatcher } from "undici";
+import { DeliveryError } from "./type.js";
+
+/** Redirects followed before an attempt fails (python-requests follows 30; a webhook needs few). */
+export const MAX_REDIRECTS = 5;
+/** Bytes of a response kept: enough for any API answer, bounded against a hostile receiver. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Characters of a response quoted in an error. */
+export const ERROR_EXCERPT_CHARS = 200;
+/** Idle keep-alive connections are kept this long for the next request to the same origin. */
+const KEEP_ALIVE_MS = 30_000;
+const USER_AGENT = "pg-job-notifier";
+
+export interface HttpRequest {
+  /** notifications.id: sent as `Idempotency-Key` on every request, redirects and retries included. */
+  notificationId: string;
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  url: string;
+  /** Serialized as the JSON body (Content-Type application/json). */
+  json?: unknown;
+  /** An already serialized JSON document sent as is (Content-Type application/json). */
+  jsonText?: string;
+  /** Sent form-encoded; an array value repeats the key (Twilio's `To=…&To=…`). */
+  form?: Record<string, string | readonly string[]>;
+  /** Extra headers; `Idempotency-Key` cannot be overridden. */
+  headers?: Record<string, string>;
+  basicAuth?: { username: string; password: string };
+  bearerToken?: string;
+  /** false: accept any server certificate (disable_ssl_verification, *_no_verify_ssl). */
+  verifyTls?: boolean;
+  /** The attempt's deadline (and the service's stop): aborts the request wherever it is. */
+  signal: AbortSignal;
+  /** Further strings to keep out of errors (API keys sent in a body, for example). */
+  secrets?: readonly string[];
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as text, cut at MAX_RESPONSE_BYTES. */
+  body: string;
+  /** The URL that answered, after redirects, for display (no credentials, no query). */
+  displayUrl: string;
+}
+
+/** One shared keep-alive pool per verification mode: connections are reused across rows. */
+const dispatchers = new Map<boolean, Dispatcher>();
+
+function dispatcherFor(verifyTls: boolean): Dispatcher {
+  let dispatcher = dispatchers.get(verifyTls);
+  if (!dispatcher) {
+    dispatcher = new Agent({
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MS,
+      connect: { rejectUnauthorized: verifyTls },
+    });
+    dispatchers.set(verifyTls, dispatcher);
+  }
+  return dispatcher;
+}
+
+/** Closes the shared connection pools (tests, shutdown); the next request opens new ones. */
+export async function closeHttpPools(): Promise<void> {
+  const closing = [...dispatchers.values()].map((dispatcher) => dispatcher.close());
+  dispatchers.clear();
+  await Promise.all(closing);
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
+/** Header names whose values are treated as secrets in errors and masked views. */
+export const SENSITIVE_NAME = /auth|token|key|secret|password|passwd|cookie|session|signature/i;
+
+/**
+ * Sends one HTTP request, following at most MAX_REDIRECTS redirects. Resolves with a status
+ * below 400; throws DeliveryError otherwise (status code plus a short excerpt of the response),
+ * and on network errors, timeouts and aborts. No error message contains a credential: URLs are
+ * shown without user info and query, and every secret of the request is blotted out.
+ */
+export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
+  let url = parseUrl(options.url);
+  let basicAuth = options.basicAuth;
+  if (url.username || url.password) {
+    // A URL with user info (https://user:pass@host/) means basic auth, as python-requests does.
+    basicAuth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    url.username = "";
+    url.password = "";
+  }
+  const secrets = collectSecrets(options, basicAuth, options.url);
+  let method: string = options.method;
+  let { body, contentType } = encodeBody(options);
+  let headers = buildHeaders(options, basicAuth, contentType);
+
+  for (let redirects = 0; ; redirects++) {
+    const shown = `${method} ${displayUrl(url.href)}`;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        signal: options.signal,
+        dispatcher: dispatcherFor(options.verifyTls ?? true),
+      });
+    } catch (error) {
+      throw new DeliveryError(redact(`${shown}: ${describeFailure(error, options.signal)}`, secrets));
+    }
+    const location = response.headers.location;
+    if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === "string") {
+      await response.body.dump().catch(() => {});
+      if (redirects >= MAX_REDIRECTS) {
+        throw new DeliveryError(redact(`${shown}: too many redirects (more than ${MAX_REDIRECTS})`, secrets));
+      }
+      const next = parseUrl(location, url);
+      if (next.origin !== url.origin) {
+        // Credentials are for the origin they were configured for, never for where it points.
+        headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name)));
+      }
+      // As browsers and fetch: 303 becomes a GET, and so do 301/302 answering a POST.
+      if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")) {
+        method = "GET";
+        body = undefined;
+        const { "content-type": _dropped, ...rest } = headers;
+        headers = rest;
+      }
+      url = next;
+      continue;
+    }
+
+    let text: string;
+    try {
+      text = await readLimited(response.body);
+    } catch (error) {
+      throw new DeliveryError(redact(`${shown}: HTTP ${response.statusCode}, reading the response failed: ${describeFailure(error, options.signal)}`, secrets));
+    }
+    if (response.statusCode >= 400) {
+      throw new DeliveryError(redact(`${shown}: HTTP ${response.statusCode}: ${excerpt(text)}`, secrets));
+    }
+    return { status: response.statusCode, headers: response.headers, body: text, displayUrl: displayUrl(url.href) };
+  }
+}
+
+/** A URL safe to print: no user info, no query or fragment, long token-like path segments masked. */
+export function displayUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "(invalid URL)";
+  }
+  const path = url.pathname
+    .split("/")
+    .map((segment) => (looksLikeToken(segment) ? "…" : segment))
+    .join("/");
+  return `${url.protocol}//${url.host}${path}${url.search ? "?…" : ""}`;
+}
+
+/** Slack/Discord-style hook paths carry their secret in a segment: long, mixed letters and digits. */
+function looksLikeToken(segment: string): boolean {
+  return segment.length >= 16 && /[A-Za-z]/.test(segment) && /[0-9]/.test(segment) && /^[A-Za-z0-9_\-.~%]+$/.test(segment);
+}
+
+/** A short one-line quote of a response for an error message. */
+export function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  if (!flat) return "(empty response)";
+  return flat.length > ERROR_EXCERPT_CHARS ? `${flat.slice(0, ERROR_EXCERPT_CHARS)}…` : flat;
+}
+
+/** Replaces every occurrence of each secret (raw and URL-encoded) with `***`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)])) result = result.split(form).join("***");
+  }
+  return result;
+}
+
+function parseUrl(raw: string, base?: URL): URL {
+  let url: URL;
+  try {
+    url = new URL(raw, base);
+  } catch {
+    throw new DeliveryError(`invalid URL ${displayUrl(raw)}`, { permanent: true });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new DeliveryError(`unsupported URL scheme "${url.protocol}" (expected http or https)`, { permanent: true });
+  }
+  return url;
+}
+
+function encodeBody(options: HttpRequest): { body: string | undefined; contentType: string | undefined } {
+  if (options.jsonText !== undefined) return { body: options.jsonText, contentType: "application/json" };
+  if (options.json !== undefined) return { body: JSON.stringify(options.json), contentType: "application/json" };
+  if (options.form !== undefined) {
+    const form = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.form)) {
+      for (const item of typeof value === "string" ? [value] : value) form.append(key, item);
+    }
+    return { body: form.toString(), contentType: "application/x-www-form-urlencoded" };
+  }
+  return { body: undefined, contentType: undefined };
+}
+
+function buildHeaders(options: HttpRequest, basicAuth: HttpRequest["basicAuth"], contentType: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { "user-agent": USER_AGENT };
+  if (contentType) headers["content-type"] = contentType;
+  if (basicAuth) {
+    headers.authorization = `Basic ${Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString("base64")}`;
+  }
+  if (options.bearerToken) headers.authorization = `Bearer ${options.bearerToken}`;
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  headers["idempotency-key"] = options.notificationId;
+  return headers;
+}
+
+function collectSecrets(options: HttpRequest, basicAuth: HttpRequest["basicAuth"], rawUrl: string): string[] {
+  const secrets = [...(options.secrets ?? [])];
+  if (options.bearerToken) secrets.push(options.bearerToken);
+  if (basicAuth?.password) {
+    secrets.push(basicAuth.password, Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString("base64"));
+  }
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (SENSITIVE_NAME.test(name) && value) secrets.push(value);
+  }
+  try {
+    for (const value of new URL(rawUrl).searchParams.values()) if (value.length >= 4) secrets.push(value);
+  } catch {
+    // an invalid URL is reported by parseUrl
+  }
+  // Longest first, so a secret containing another is blotted out whole.
+  return secrets.filter(Boolean).sort((a, b) => b.length - a.length);
+}
+
+async function readLimited(body: Dispatcher.ResponseData["body"]): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    chunks.push(buffer);
+    size += buffer.length;
+    if (size >= MAX_RESPONSE_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString("utf8");
+}
+
+function describeFailure(error: unknown, signal: AbortSignal): string {
+  if (signal.aborted) {
+    const reason = signal.reason as { name?: string; message?: string } | undefined;
+    return reason?.name === "TimeoutError" ? "timed out" : `aborted (${reason?.message ?? "stopped"})`;
+  }
+  const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.cause?.code ?? err.code;
+  const message = err.cause?.message ?? err.message ?? String(error);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
+}

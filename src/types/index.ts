@@ -1,0 +1,38 @@
+import { SENSITIVE_NAME } from "./http.js";
+import type { NotificationType, NotificationTypeName } from "./type.js";
+import { webhook } from "./webhook.js";
+
+/**
+ * Every notification type, by notifications_templates.notification_type. Adding a type is one
+ * import and one line here (its module declares everything else).
+ */
+export const notificationTypes: Partial<Record<NotificationTypeName, NotificationType>> = {
+  webhook,
+};
+
+/** Shown in place of a secret value. */
+export const MASK = "********";
+
+/**
+ * A copy of a configuration fit for display (CLI, explain, web view): the type's secret keys
+ * are masked, and so are entries of nested objects (webhook `headers`) whose names look secret
+ * (Authorization, X-Api-Key…). Unknown types mask every nested secret-looking name too.
+ */
+export function maskSecrets(type: string, configuration: unknown): unknown {
+  if (typeof configuration !== "object" || configuration === null || Array.isArray(configuration)) return configuration;
+  const known = notificationTypes[type as NotificationTypeName];
+  const isSecret = (key: string) => (known ? known.secretKeys.includes(key) : SENSITIVE_NAME.test(key));
+  const masked: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(configuration)) {
+    if (isSecret(key)) {
+      masked[key] = value == null || value === "" ? value : MASK;
+    } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      masked[key] = Object.fromEntries(
+        Object.entries(value).map(([name, inner]) => [name, SENSITIVE_NAME.test(name) && inner != null && inner !== "" ? MASK : inner]),
+      );
+    } else {
+      masked[key] = value;
+    }
+  }
+  return masked;
+}
