@@ -1,0 +1,205 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { withDatabase } from "../src/databaseUrl.js";
+import { runMigrations } from "../src/migrate.js";
+import { connect, createTestDatabase } from "./helpers/database.js";
+import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
+
+// Migration 000008: with nothing but its group role, each kind of user can do its job and no more.
+
+const INSUFFICIENT_PRIVILEGE = "42501";
+
+let url: string;
+let admin: pg.Client;
+
+/** A login role (cluster-wide, so uniquely named) that is a member of `groupRole` only. */
+async function loginAs(groupRole: string): Promise<pg.Client> {
+  const name = `notifier_test_login_${randomBytes(4).toString("hex")}`;
+  const password = randomBytes(12).toString("hex");
+  await admin.query(`create role ${name} login password '${password}' in role ${groupRole}`);
+  afterAll(async () => {
+    await admin.query(`drop owned by ${name}`);
+    await admin.query(`drop role ${name}`);
+  });
+  const login = new URL(url);
+  login.username = name;
+  login.password = password;
+  const client = await connect(login.toString());
+  return client;
+}
+
+async function expectDenied(work: Promise<unknown>): Promise<void> {
+  await expect(work).rejects.toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+}
+
+beforeAll(async () => {
+  url = await createTestDatabase();
+  admin = await connect(url);
+  await addTemplate(admin, "roles-hook");
+});
+
+describe("host role", () => {
+  let host: pg.Client;
+  beforeAll(async () => {
+    host = await loginAs("notifier_host");
+  });
+
+  it("writes jobs and events, and its writes create the notifications", async () => {
+    const jobId = await insertJob(host, { name: "deploy", status: "pending" });
+    await setStatus(host, jobId, "running");
+    await setStatus(host, jobId, "successful", true);
+    await saveStatsEvent(host, jobId, { ok: { web1: 1 } });
+    expect(await triggersOf(admin, jobId)).toEqual(["started", "success"]);
+    const job = await admin.query("select host_status_counts from notifier.jobs where id = $1", [jobId]);
+    expect(job.rows[0].host_status_counts).toEqual({ ok: 1 });
+  });
+
+  it("cannot write the protocol's bookkeeping columns", async () => {
+    const jobId = await insertJob(host, { status: "running" });
+    await expectDenied(host.query("update notifier.jobs set final_condition_at = now() where id = $1", [jobId]));
+    await expectDenied(host.query("update notifier.jobs set wrapup_expired_at = now() where id = $1", [jobId]));
+    await expectDenied(host.query("insert into notifier.jobs (name, final_trigger) values ('x', 'error')"));
+  });
+
+  it("cannot write templates or notifications, nor read notifications, nor run the grace", async () => {
+    await expectDenied(
+      host.query(`insert into notifier.notification_templates (name, notification_type, notification_configuration)
+                  values ('host-made', 'webhook', '{"url": "http://127.0.0.1:9/"}')`),
+    );
+    await expectDenied(host.query("insert into notifier.subscriptions (notification_template_id, trigger) values (1, 'error')"));
+    await expectDenied(host.query("select * from notifier.notifications"));
+    await expectDenied(host.query("update notifier.notifications set status = 'successful'"));
+    await expectDenied(host.query("select notifier.expire_wrapups('0 seconds')"));
+  });
+});
+
+describe("service role", () => {
+  let service: pg.Client;
+  beforeAll(async () => {
+    service = await loginAs("notifier_service");
+  });
+
+  it("listens, claims with a lease, records the outcome and runs the grace", async () => {
+    await service.query("listen notifier");
+    const woken = once(service, "notification");
+    const jobId = await insertJob(admin, { status: "running" });
+    const [wakeUp] = await woken;
+    expect(wakeUp).toMatchObject({ channel: "notifier" });
+
+    // The claim and outcome statements of the delivery service (src/sql), in their plain form.
+    const claimed = await service.query(
+      `update notifier.notifications n
+          set locked_by = 'roles-test', locked_until = now() + interval '60 seconds', attempts = n.attempts + 1
+         from notifier.notification_templates t
+        where n.notification_template_id = t.id
+          and n.id in (select id from notifier.notifications
+                        where status = 'pending' and run_at <= now()
+                          and (locked_until is null or locked_until < now())
+                        order by run_at, id limit 10 for update skip locked)
+        returning n.id, n.job_id, n.job_snapshot, t.notification_configuration`,
+    );
+    expect(claimed.rows.map((r) => Number(r.job_id))).toContain(jobId);
+    const ids = claimed.rows.map((r) => r.id);
+    await service.query(
+      `update notifier.notifications
+          set status = 'successful', sent_at = now(), locked_by = null, locked_until = null
+        where id = any($1::bigint[])`,
+      [ids],
+    );
+
+    // The grace sweep fires a final condition through the job triggers, with no UPDATE on jobs.
+    await setStatus(admin, jobId, "failed", true);
+    await admin.query("update notifier.jobs set finished_at = now() - interval '1 hour' where id = $1", [jobId]);
+    const expired = await service.query("select notifier.expire_wrapups('300 seconds') as n");
+    expect(expired.rows[0].n).toBe(1);
+    const rows = await service.query("select trigger, status from notifier.notifications where job_id = $1 order by id", [jobId]);
+    expect(rows.rows).toEqual([
+      { trigger: "started", status: "successful" },
+      { trigger: "error", status: "pending" },
+    ]);
+    const state = await service.query("select waiting_for from notifier.job_notification_state where job_id = $1", [jobId]);
+    expect(state.rows[0].waiting_for).toBeNull();
+  });
+
+  it("cannot write jobs, events or templates", async () => {
+    await expectDenied(service.query("update notifier.jobs set status = 'canceled'"));
+    await expectDenied(service.query("insert into notifier.jobs (name) values ('service-made')"));
+    await expectDenied(service.query("insert into notifier.job_events (job_id, event) values (1, 'EOF')"));
+    await expectDenied(service.query("update notifier.notification_templates set name = 'renamed'"));
+    await expectDenied(service.query("delete from notifier.notifications"));
+  });
+});
+
+describe("read-only role", () => {
+  let readonly: pg.Client;
+  beforeAll(async () => {
+    readonly = await loginAs("notifier_readonly");
+  });
+
+  it("reads every table and the state view", async () => {
+    const state = await readonly.query("select count(*)::int as jobs from notifier.job_notification_state");
+    expect(state.rows[0].jobs).toBeGreaterThan(0);
+    for (const table of ["jobs", "job_events", "notifications", "notification_templates", "subscriptions", "notification_type_keys"]) {
+      await readonly.query(`select * from notifier.${table} limit 1`);
+    }
+  });
+
+  it("writes nothing and runs nothing that writes", async () => {
+    await expectDenied(readonly.query("insert into notifier.jobs (name) values ('ro')"));
+    await expectDenied(readonly.query("update notifier.notifications set status = 'pending'"));
+    await expectDenied(readonly.query("delete from notifier.notification_templates"));
+    await expectDenied(readonly.query("select notifier.expire_wrapups('0 seconds')"));
+  });
+});
+
+describe("role names and creation", () => {
+  it("takes names from the environment and reuses a role that already exists", async () => {
+    const suffix = randomBytes(4).toString("hex");
+    const names = { host: `custom_host_${suffix}`, service: `custom_service_${suffix}`, readonly: `custom_ro_${suffix}` };
+    const database = `notifier_roles_${suffix}`;
+    await admin.query(`create role ${names.host} login`); // an operator's existing role: left as it is
+    await admin.query(`create database ${database}`);
+    afterAll(async () => {
+      await admin.query(`drop database if exists ${database} with (force)`);
+      for (const role of Object.values(names)) await admin.query(`drop role if exists ${role}`);
+    });
+
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      NOTIFIER_HOST_ROLE: names.host,
+      NOTIFIER_SERVICE_ROLE: names.service,
+      NOTIFIER_READONLY_ROLE: names.readonly,
+    });
+    try {
+      await runMigrations(withDatabase(inject("adminUrl"), database));
+    } finally {
+      process.env = saved;
+    }
+
+    const roles = await admin.query(
+      "select rolname, rolcanlogin from pg_roles where rolname = any($1) order by rolname",
+      [Object.values(names)],
+    );
+    expect(roles.rows).toEqual([
+      { rolname: names.host, rolcanlogin: true },
+      { rolname: names.readonly, rolcanlogin: false },
+      { rolname: names.service, rolcanlogin: false },
+    ]);
+    const migrated = new pg.Client({ connectionString: withDatabase(inject("adminUrl"), database) });
+    await migrated.connect();
+    try {
+      const grants = await migrated.query(
+        `select has_table_privilege($1, 'notifier.job_notification_state', 'select') as ro_view,
+                has_column_privilege($2, 'notifier.jobs', 'status', 'update') as host_status,
+                has_column_privilege($2, 'notifier.jobs', 'final_condition_at', 'update') as host_bookkeeping,
+                has_table_privilege($3, 'notifier.notifications', 'update') as service_notifications`,
+        [names.readonly, names.host, names.service],
+      );
+      expect(grants.rows[0]).toEqual({ ro_view: true, host_status: true, host_bookkeeping: false, service_notifications: true });
+    } finally {
+      await migrated.end();
+    }
+  });
+});
