@@ -1,5 +1,5 @@
 --! Previous: sha1:73f799117a684bbc961cd12da9e6ef72cb3e7f82
---! Hash: sha1:d2854dd6d179b132e226a69850a96706da55cb95
+--! Hash: sha1:2a8589ec8aa3dc7d8ef0bc06859bf1517e4315e4
 --! Message: state view
 
 -- For DBAs: per job, where the protocol stands and why anything still waits.
@@ -20,9 +20,9 @@ select j.id                               as job_id,
        j.started_condition_at,            -- when the started condition committed
        j.final_condition_at,              -- when the final condition committed
        j.final_trigger,
-       coalesce(n.pending, 0)             as pending,
-       coalesce(n.successful, 0)          as successful,
-       coalesce(n.failed, 0)              as failed,
+       n.pending,
+       n.successful,
+       n.failed,
        case
          when j.final_condition_at is not null then null
          when not notifier.is_final_status(j.status) then 'final status'
@@ -31,9 +31,9 @@ select j.id                               as job_id,
        end                                as waiting_for
   from notifier.jobs j
   left join lateral (
-         select count(*) filter (where x.status = 'pending')    as pending,
-                count(*) filter (where x.status = 'successful') as successful,
-                count(*) filter (where x.status = 'failed')     as failed
+         select (count(*) filter (where x.status = 'pending'))::integer    as pending,
+                (count(*) filter (where x.status = 'successful'))::integer as successful,
+                (count(*) filter (where x.status = 'failed'))::integer     as failed
            from notifier.notifications x
           where x.job_id = j.id
        ) n on true;

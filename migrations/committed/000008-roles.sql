@@ -1,5 +1,5 @@
---! Previous: sha1:d2854dd6d179b132e226a69850a96706da55cb95
---! Hash: sha1:28b5b42e7b150f5035ccc9cd8833ddf41e3279a5
+--! Previous: sha1:2a8589ec8aa3dc7d8ef0bc06859bf1517e4315e4
+--! Hash: sha1:e19ae37ee5eef8dde04e480aa5a8908467104288
 --! Message: roles
 
 -- Least privilege: three group roles and their grants.
