@@ -3,7 +3,11 @@ import { once } from "node:events";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { withDatabase } from "../src/databaseUrl.js";
+import { createDatabasePool, type DatabasePool } from "../src/db.js";
 import { runMigrations } from "../src/migrate.js";
+import { claimDue } from "../src/sql/claimDue.js";
+import { expireWrapups } from "../src/sql/expireWrapups.js";
+import { markSent } from "../src/sql/markSent.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
 
@@ -26,8 +30,15 @@ async function loginAs(groupRole: string): Promise<pg.Client> {
   const login = new URL(url);
   login.username = name;
   login.password = password;
-  const client = await connect(login.toString());
-  return client;
+  return connect(login.toString());
+}
+
+/** The connection string a client logged in with. */
+function urlOf(client: pg.Client): string {
+  const login = new URL(url);
+  login.username = client.user!;
+  login.password = String(client.password);
+  return login.toString();
 }
 
 async function expectDenied(work: Promise<unknown>): Promise<void> {
@@ -77,8 +88,11 @@ describe("host role", () => {
 
 describe("service role", () => {
   let service: pg.Client;
+  let servicePool: DatabasePool;
   beforeAll(async () => {
     service = await loginAs("notifier_service");
+    servicePool = await createDatabasePool(urlOf(service));
+    afterAll(() => servicePool.end());
   });
 
   it("listens, claims with a lease, records the outcome and runs the grace", async () => {
@@ -88,32 +102,19 @@ describe("service role", () => {
     const [wakeUp] = await woken;
     expect(wakeUp).toMatchObject({ channel: "notifier" });
 
-    // The claim and outcome statements of the delivery service (src/sql), in their plain form.
-    const claimed = await service.query(
-      `update notifier.notifications n
-          set locked_by = 'roles-test', locked_until = now() + interval '60 seconds', attempts = n.attempts + 1
-         from notifier.notification_templates t
-        where n.notification_template_id = t.id
-          and n.id in (select id from notifier.notifications
-                        where status = 'pending' and run_at <= now()
-                          and (locked_until is null or locked_until < now())
-                        order by run_at, id limit 10 for update skip locked)
-        returning n.id, n.job_id, n.job_snapshot, t.notification_configuration`,
-    );
-    expect(claimed.rows.map((r) => Number(r.job_id))).toContain(jobId);
-    const ids = claimed.rows.map((r) => r.id);
-    await service.query(
-      `update notifier.notifications
-          set status = 'successful', sent_at = now(), locked_by = null, locked_until = null
-        where id = any($1::bigint[])`,
-      [ids],
+    // The delivery service's own statements, on a pool that logs in as the service's login.
+    const claimed = await claimDue(servicePool, { worker: "roles-test", limit: 10, leaseSeconds: 60 });
+    const mine = claimed.filter((row) => row.jobId === jobId);
+    expect(mine.map((row) => row.trigger)).toEqual(["started"]);
+    await markSent(
+      servicePool,
+      mine.map((row) => ({ id: row.id, subject: "s", body: null, recipients: "r", notificationsSent: 1, deliveredTargets: [] })),
     );
 
     // The grace sweep fires a final condition through the job triggers, with no UPDATE on jobs.
     await setStatus(admin, jobId, "failed", true);
     await admin.query("update notifier.jobs set finished_at = now() - interval '1 hour' where id = $1", [jobId]);
-    const expired = await service.query("select notifier.expire_wrapups('300 seconds') as n");
-    expect(expired.rows[0].n).toBe(1);
+    expect(await expireWrapups(servicePool, 300)).toBe(1);
     const rows = await service.query("select trigger, status from notifier.notifications where job_id = $1 order by id", [jobId]);
     expect(rows.rows).toEqual([
       { trigger: "started", status: "successful" },
