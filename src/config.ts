@@ -1,0 +1,155 @@
+import { Option, type Command } from "commander";
+import { z } from "zod";
+import { UsageError } from "./errors.js";
+
+/** Defaults of the delivery service's settings (CONTRACT §5 names the first four). */
+export const DEFAULT_LEASE_SECONDS = 60;
+export const DEFAULT_RETRY_DELAY_SECONDS = 10;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_WRAPUP_GRACE_SECONDS = 300;
+export const DEFAULT_CONCURRENCY = 16;
+/** How often the service claims without a NOTIFY, so a lost wake-up delays a row at most this long. */
+export const DEFAULT_POLL_INTERVAL_SECONDS = 2;
+/** How often notifier.expire_wrapups() runs. */
+export const DEFAULT_SWEEP_INTERVAL_SECONDS = 5;
+/** How long SIGTERM waits for in-flight sends before releasing them and exiting. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
+/** Base of the job URLs in messages (AWX's TOWER_URL_BASE). */
+export const DEFAULT_URL_BASE = "http://localhost";
+export const DEFAULT_LOG_LEVEL = "info";
+/** Per-attempt timeout when a template's configuration sets no `timeout`. */
+export const DEFAULT_SEND_TIMEOUT_SECONDS = 30;
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface HttpAddress {
+  host: string;
+  /** 0 asks the kernel for a free port. */
+  port: number;
+}
+
+/** Everything the delivery service needs besides the database. */
+export interface ServiceSettings {
+  /** Sends in flight at once, per process. */
+  concurrency: number;
+  /** Serve /healthz and /metrics here; null: no HTTP server. */
+  http: HttpAddress | null;
+  /** Seconds a claimed row stays reserved to this process; extended while its send runs. */
+  leaseSeconds: number;
+  /** Seconds before the first retry; each later retry waits twice as long (with jitter). */
+  retryDelaySeconds: number;
+  /** Attempts before a row is marked failed. */
+  maxAttempts: number;
+  /** Seconds after a job finished before a missing wrapup event is given up on. */
+  wrapupGraceSeconds: number;
+  pollIntervalSeconds: number;
+  sweepIntervalSeconds: number;
+  shutdownGraceSeconds: number;
+  /** Base URL of job links in messages, without a trailing slash. */
+  urlBase: string;
+  logLevel: LogLevel;
+}
+
+export interface ServiceConfig extends ServiceSettings {
+  /** libpq connection URI (DATABASE_URL). */
+  databaseUrl: string;
+}
+
+export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
+  concurrency: DEFAULT_CONCURRENCY,
+  http: null,
+  leaseSeconds: DEFAULT_LEASE_SECONDS,
+  retryDelaySeconds: DEFAULT_RETRY_DELAY_SECONDS,
+  maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  wrapupGraceSeconds: DEFAULT_WRAPUP_GRACE_SECONDS,
+  pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
+  sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
+  shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
+  urlBase: DEFAULT_URL_BASE,
+  logLevel: DEFAULT_LOG_LEVEL,
+};
+
+const text = z.string().trim().min(1, "must not be empty");
+const decimal = text.regex(/^\d+(\.\d+)?$/, "must be a number of seconds, e.g. 10 or 0.5").transform(Number);
+const positiveSeconds = decimal.refine((value) => value > 0, "must be greater than 0");
+const positiveInteger = text.regex(/^\d+$/, "must be a whole number").transform(Number)
+  .refine((value) => value >= 1 && Number.isSafeInteger(value), "must be at least 1");
+const httpAddress = text.transform((value, context): HttpAddress => {
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: "must be HOST:PORT, e.g. 127.0.0.1:9187" });
+    return z.NEVER;
+  }
+  return { host: match[1]!.replace(/^\[(.*)\]$/, "$1"), port };
+});
+const urlBase = text.url("must be an absolute URL, e.g. https://awx.example.com")
+  .refine((value) => /^https?:\/\//.test(value), "must be an http:// or https:// URL")
+  .transform((value) => value.replace(/\/+$/, ""));
+
+interface Setting {
+  key: keyof ServiceSettings;
+  env: string;
+  flag: string;
+  description: string;
+  schema: z.ZodType<ServiceSettings[keyof ServiceSettings], z.ZodTypeDef, string>;
+}
+
+/** Every NOTIFIER_* setting, its flag and how it is checked (also the README's table). */
+export const SERVICE_SETTINGS: readonly Setting[] = [
+  { key: "concurrency", env: "NOTIFIER_CONCURRENCY", flag: "--concurrency", schema: positiveInteger,
+    description: `sends in flight at once per process (default ${DEFAULT_CONCURRENCY})` },
+  { key: "http", env: "NOTIFIER_HTTP", flag: "--http", schema: httpAddress,
+    description: "HOST:PORT to serve GET /healthz and GET /metrics (default: off)" },
+  { key: "leaseSeconds", env: "NOTIFIER_LEASE", flag: "--lease", schema: positiveSeconds,
+    description: `seconds a claimed row is reserved, extended while sending (default ${DEFAULT_LEASE_SECONDS})` },
+  { key: "retryDelaySeconds", env: "NOTIFIER_RETRY_DELAY", flag: "--retry-delay", schema: decimal,
+    description: `seconds before the first retry, doubling each time (default ${DEFAULT_RETRY_DELAY_SECONDS})` },
+  { key: "maxAttempts", env: "NOTIFIER_MAX_ATTEMPTS", flag: "--max-attempts", schema: positiveInteger,
+    description: `attempts before a row is marked failed (default ${DEFAULT_MAX_ATTEMPTS})` },
+  { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
+    description: `seconds to wait for a lost wrapup event before notifying without host counts (default ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
+  { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: positiveSeconds,
+    description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
+  { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: positiveSeconds,
+    description: `seconds between lost-wrapup sweeps (default ${DEFAULT_SWEEP_INTERVAL_SECONDS})` },
+  { key: "shutdownGraceSeconds", env: "NOTIFIER_SHUTDOWN_GRACE", flag: "--shutdown-grace", schema: decimal,
+    description: `seconds SIGTERM waits for in-flight sends (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})` },
+  { key: "urlBase", env: "NOTIFIER_URL_BASE", flag: "--url-base", schema: urlBase,
+    description: `base of job URLs in messages (default ${DEFAULT_URL_BASE})` },
+  { key: "logLevel", env: "NOTIFIER_LOG_LEVEL", flag: "--log-level", schema: z.enum(LOG_LEVELS),
+    description: `${LOG_LEVELS.join(" | ")} (default ${DEFAULT_LOG_LEVEL})` },
+];
+
+/** Commander's attribute name of a flag: --retry-delay -> retryDelay. */
+const attributeOf = (flag: string) => flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
+/** Adds every service flag (each defaulting to its NOTIFIER_* variable) to a command. */
+export function addServiceOptions(command: Command): Command {
+  for (const setting of SERVICE_SETTINGS) {
+    command.addOption(new Option(`${setting.flag} <value>`, setting.description).env(setting.env));
+  }
+  return command;
+}
+
+/**
+ * Validates the service flags/variables of a parsed command. A bad value throws a UsageError
+ * naming the flag or variable it came from (exit 2); values are not echoed, in case of a secret.
+ */
+export function readServiceSettings(command: Command): ServiceSettings {
+  const options = command.opts<Record<string, string | undefined>>();
+  const settings: Record<string, unknown> = { ...DEFAULT_SERVICE_SETTINGS };
+  for (const setting of SERVICE_SETTINGS) {
+    const attribute = attributeOf(setting.flag);
+    const raw = options[attribute];
+    if (raw === undefined) continue;
+    const parsed = setting.schema.safeParse(raw);
+    if (!parsed.success) {
+      const name = command.getOptionValueSource(attribute) === "cli" ? setting.flag : setting.env;
+      throw new UsageError(`${name} ${parsed.error.issues[0]?.message ?? "is invalid"}`);
+    }
+    settings[setting.key] = parsed.data;
+  }
+  return settings as unknown as ServiceSettings;
+}

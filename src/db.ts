@@ -1,0 +1,54 @@
+import {
+  createPool,
+  createTypeParserPreset,
+  SchemaValidationError,
+  type DatabasePool,
+  type Interceptor,
+} from "slonik";
+
+export { sql } from "slonik";
+export type { CommonQueryMethods, DatabasePool } from "slonik";
+
+/** Connections the service needs: claims, completions, lease extensions, the sweeper, metrics. */
+export const DEFAULT_POOL_SIZE = 6;
+
+export interface DatabaseOptions {
+  /** Largest number of open connections (default DEFAULT_POOL_SIZE). */
+  maximumPoolSize?: number;
+}
+
+/**
+ * Makes `sql.type(zodSchema)` check (and transform) every row; slonik does nothing with the
+ * schema unless an interceptor applies it.
+ */
+const resultParserInterceptor: Interceptor = {
+  name: "result-parser",
+  transformRow: (context, query, row) => {
+    if (!context.resultParser) return row;
+    const parsed = context.resultParser.safeParse(row);
+    if (!parsed.success) throw new SchemaValidationError(query, row, parsed.error.issues);
+    return parsed.data as typeof row;
+  },
+};
+
+/**
+ * A slonik pool on `url`. bigint columns arrive as JavaScript numbers (ids and counts stay far
+ * below 2^53; cast to text where an id leaves the process). Connections are not reset between
+ * uses (the service keeps no session state), which saves a round trip per query.
+ */
+export async function createDatabasePool(url: string, options: DatabaseOptions = {}): Promise<DatabasePool> {
+  const pool = await createPool(url, {
+    interceptors: [resultParserInterceptor],
+    maximumPoolSize: options.maximumPoolSize ?? DEFAULT_POOL_SIZE,
+    idleTimeout: 60_000,
+    resetConnection: async () => {},
+    typeParsers: [
+      ...createTypeParserPreset().filter((parser) => parser.name !== "int8"),
+      { name: "int8", parse: (value: string) => Number(value) },
+    ],
+  });
+  // slonik also emits every query error on the pool; the caller gets it as a rejection already,
+  // and an unhandled 'error' event would end the process.
+  pool.on("error", () => {});
+  return pool;
+}

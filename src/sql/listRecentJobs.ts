@@ -1,0 +1,38 @@
+import { sql, type CommonQueryMethods } from "../db.js";
+import { z } from "zod";
+
+export const RecentJob = z.object({
+  jobId: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  status: z.string(),
+  /** What the final notification still waits for (the view's waiting_for), or null. */
+  waitingFor: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  pending: z.number(),
+  successful: z.number(),
+  failed: z.number(),
+});
+export type RecentJob = z.infer<typeof RecentJob>;
+
+/**
+ * The newest jobs with their notification counts (notifier.job_notification_state); with
+ * `status`, only jobs that have a notification in that status. Ids and times come back as text
+ * (ISO 8601, UTC), whatever type parsers the pool has.
+ */
+export async function listRecentJobs(
+  db: CommonQueryMethods,
+  options: { limit: number; status?: string },
+): Promise<readonly RecentJob[]> {
+  const status = options.status ?? null;
+  return db.any(sql.type(RecentJob)`
+    select s.job_id::text as "jobId", s.kind, s.name, s.status, s.waiting_for as "waitingFor",
+           to_char(s.finished_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "finishedAt",
+           s.pending::int as pending, s.successful::int as successful, s.failed::int as failed
+      from notifier.job_notification_state s
+     where ${status}::text is null
+        or exists (select 1 from notifier.notifications n
+                    where n.job_id = s.job_id and n.status = ${status}::text)
+     order by s.job_id desc
+     limit ${options.limit}`);
+}

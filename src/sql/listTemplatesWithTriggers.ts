@@ -1,0 +1,26 @@
+import { sql, type CommonQueryMethods } from "../db.js";
+import { z } from "zod";
+
+export const TemplateWithTriggers = z.object({
+  id: z.string(),
+  name: z.string(),
+  notificationType: z.string(),
+  /** Unmasked: mask it (maskSecrets) before showing it anywhere. */
+  configuration: z.record(z.unknown()),
+  /** The distinct triggers of its subscriptions, started first. */
+  triggers: z.array(z.string()),
+});
+export type TemplateWithTriggers = z.infer<typeof TemplateWithTriggers>;
+
+/** Every notification template, by name, with the triggers it is subscribed to. */
+export async function listTemplatesWithTriggers(db: CommonQueryMethods): Promise<readonly TemplateWithTriggers[]> {
+  return db.any(sql.type(TemplateWithTriggers)`
+    select t.id::text as id, t.name, t.notification_type as "notificationType",
+           t.notification_configuration as configuration,
+           array(select x.trigger
+                   from (select distinct s.trigger from notifier.subscriptions s
+                          where s.notification_template_id = t.id) x
+                  order by x.trigger <> 'started', x.trigger desc) as triggers
+      from notifier.notification_templates t
+     order by t.name`);
+}
