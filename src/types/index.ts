@@ -1,3 +1,4 @@
+import { email } from "./email.js";
 import { SENSITIVE_NAME } from "./http.js";
 import type { NotificationType, NotificationTypeName } from "./type.js";
 import { webhook } from "./webhook.js";
@@ -8,6 +9,7 @@ import { webhook } from "./webhook.js";
  */
 export const notificationTypes: Partial<Record<NotificationTypeName, NotificationType>> = {
   webhook,
+  email,
 };
 
 /** Shown in place of a secret value. */

@@ -7,13 +7,14 @@ import type { NotificationType } from "./type.js";
 const configurationSchema = z
   .object({
     url: z.string().min(1),
-    http_method: z.enum(["POST", "PUT"]).optional(),
+    // Optional keys may also be JSON null, as SQL treats null as absent.
+    http_method: z.enum(["POST", "PUT"]).nullish(),
     // SQL accepts any JSON object; scalar values are sent as their text.
-    headers: z.record(z.union([z.string(), z.number(), z.boolean()])).optional(),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    disable_ssl_verification: z.boolean().optional(),
-    timeout: z.number().positive().optional(),
+    headers: z.record(z.union([z.string(), z.number(), z.boolean()])).nullish(),
+    username: z.string().nullish(),
+    password: z.string().nullish(),
+    disable_ssl_verification: z.boolean().nullish(),
+    timeout: z.number().positive().nullish(),
   })
   .strict();
 

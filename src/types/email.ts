@@ -1,0 +1,117 @@
+import nodemailer from "nodemailer";
+import { z } from "zod";
+import { DEFAULT_MESSAGE, DEFAULT_TEXT_BODY } from "../render/defaults.js";
+import { redact } from "./http.js";
+import { DeliveryError, type NotificationType } from "./type.js";
+
+/** AWX's default SMTP timeout, in seconds, when the template sets none. */
+export const DEFAULT_EMAIL_TIMEOUT_SECONDS = 30;
+
+/** Keys as notifier.notification_type_keys lists them for 'email' (AWX's names). */
+const configurationSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().nullish(),
+    username: z.string().nullish(),
+    password: z.string().nullish(),
+    /** STARTTLS, required: the send fails rather than go on in clear text. */
+    use_tls: z.boolean().nullish(),
+    /** TLS from the first byte (SMTPS, usually port 465). */
+    use_ssl: z.boolean().nullish(),
+    sender: z.string().min(1),
+    recipients: z.array(z.string()).min(1),
+    timeout: z.number().positive().nullish(),
+  })
+  .strict();
+
+export type EmailConfiguration = z.infer<typeof configurationSchema>;
+
+/**
+ * One email to all recipients (as AWX): subject = the message line, text body = the body.
+ *
+ * TLS: with use_tls or use_ssl the server certificate is verified against the system CAs (add an
+ * internal CA with NODE_EXTRA_CA_CERTS), as AWX's Django backend does. With neither, STARTTLS is
+ * still used when the server offers it, unverified: never worse than the clear text configured.
+ */
+export const email: NotificationType<EmailConfiguration> = {
+  name: "email",
+  configurationSchema,
+  secretKeys: ["password"],
+  defaultMessages: { message: DEFAULT_MESSAGE, body: DEFAULT_TEXT_BODY },
+  bodyFormat: "text",
+  async send(delivery) {
+    const config = delivery.configuration;
+    const where = `SMTP ${config.host}:${smtpPort(config)}`;
+    if (config.use_tls && config.use_ssl) {
+      throw new DeliveryError(`${where}: use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive`, { permanent: true });
+    }
+    const timeoutMs = (config.timeout ?? DEFAULT_EMAIL_TIMEOUT_SECONDS) * 1000;
+    const encrypted = Boolean(config.use_tls || config.use_ssl);
+    const transport = nodemailer.createTransport({
+      host: config.host,
+      port: smtpPort(config),
+      secure: Boolean(config.use_ssl),
+      requireTLS: Boolean(config.use_tls),
+      tls: { rejectUnauthorized: encrypted, servername: config.host },
+      auth: config.username ? { user: config.username, pass: config.password ?? "" } : undefined,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      // The message is our own text: never let a template name files or URLs to attach.
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+    const secrets = emailSecrets(config);
+    try {
+      const info = await abortable(
+        transport.sendMail({
+          from: config.sender,
+          to: config.recipients,
+          subject: delivery.subject,
+          text: delivery.body ?? delivery.subject,
+          headers: { "X-Notification-Id": delivery.notificationId },
+        }),
+        delivery.signal,
+      );
+      const rejected = (info.rejected ?? []).map(String);
+      const accepted = (info.accepted ?? []).map(String);
+      return {
+        recipients: accepted.join(", ") + (rejected.length ? ` (rejected: ${rejected.join(", ")})` : ""),
+        notificationsSent: 1,
+        deliveredTargets: [],
+      };
+    } catch (error) {
+      const reason = delivery.signal.aborted
+        ? (delivery.signal.reason as Error | undefined)?.name === "TimeoutError" ? "timed out" : "aborted"
+        : ((error as Error).message ?? String(error));
+      throw new DeliveryError(redact(`${where}: ${reason.replace(/\s+/g, " ").trim()}`, secrets));
+    } finally {
+      transport.close();
+    }
+  },
+};
+
+function smtpPort(config: EmailConfiguration): number {
+  return config.port ?? (config.use_ssl ? 465 : config.use_tls ? 587 : 25);
+}
+
+/** The password and the forms SMTP AUTH sends it in, should a server echo one back. */
+function emailSecrets(config: EmailConfiguration): string[] {
+  if (!config.password) return [];
+  const user = config.username ?? "";
+  return [
+    Buffer.from(`\0${user}\0${config.password}`).toString("base64"),
+    Buffer.from(config.password).toString("base64"),
+    config.password,
+  ];
+}
+
+/** Settles with `promise`, or rejects as soon as `signal` aborts (the socket closes on its timeouts). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
