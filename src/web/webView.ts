@@ -1,0 +1,118 @@
+import type http from "node:http";
+import type { CommonQueryMethods } from "../db.js";
+import { countNotificationsByStatus } from "../sql/countNotificationsByStatus.js";
+import { listJobNotifications } from "../sql/listJobNotifications.js";
+import { listRecentJobs } from "../sql/listRecentJobs.js";
+import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
+import { retryNotifications } from "../sql/retryNotifications.js";
+import { maskSecrets } from "../types/index.js";
+import { renderPage, STATUS_FILTERS, type StatusFilter } from "./page.js";
+
+/** How many of the newest jobs the page lists when the URL does not say. */
+export const DEFAULT_JOB_LIMIT = 50;
+const MAX_JOB_LIMIT = 500;
+
+/** Settings of the web view. */
+export interface WebViewOptions {
+  /** Reads the page's data and retries rows (the service's pool). */
+  db: CommonQueryMethods;
+  /** Jobs listed by default (`?limit=` may ask for up to 500). */
+  jobLimit?: number;
+}
+
+/** Answers one request when it is the web view's; resolves false for any other path. */
+export type WebViewHandler = (request: http.IncomingMessage, response: http.ServerResponse) => Promise<boolean>;
+
+/**
+ * The web view: `GET /` (recent jobs and their notifications, `?status=` filter, the templates)
+ * and `POST /notifications/ID/retry` (a failed row back to pending, then back to the page).
+ * Access control (loopback or token) is the HTTP server's, applied before this runs.
+ */
+export function createWebView(options: WebViewOptions): WebViewHandler {
+  return async (request, response) => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    if (url.pathname === "/" && (request.method === "GET" || request.method === "HEAD")) {
+      await servePage(options, url, response);
+      return true;
+    }
+    const retry = /^\/notifications\/(\d{1,18})\/retry$/.exec(url.pathname);
+    if (retry && request.method === "POST") {
+      await serveRetry(options, request, retry[1]!, url, response);
+      return true;
+    }
+    return false;
+  };
+}
+
+async function servePage(options: WebViewOptions, url: URL, response: http.ServerResponse): Promise<void> {
+  const status = statusFilter(url.searchParams.get("status"));
+  const requestedLimit = Number(url.searchParams.get("limit"));
+  const limit = Number.isSafeInteger(requestedLimit) && requestedLimit > 0
+    ? Math.min(requestedLimit, MAX_JOB_LIMIT)
+    : options.jobLimit ?? DEFAULT_JOB_LIMIT;
+  const [totals, jobs, templates] = await Promise.all([
+    countNotificationsByStatus(options.db),
+    listRecentJobs(options.db, { limit, status }),
+    listTemplatesWithTriggers(options.db),
+  ]);
+  const notifications = await listJobNotifications(options.db, { jobIds: jobs.map((job) => job.jobId), status });
+  const page = renderPage({
+    totals,
+    jobs,
+    notifications,
+    status,
+    limit,
+    templates: templates.map((template) => ({
+      id: template.id,
+      name: template.name,
+      notificationType: template.notificationType,
+      maskedConfiguration: maskSecrets(template.notificationType, template.configuration) as Record<string, unknown>,
+      triggers: template.triggers,
+    })),
+  });
+  response.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    // Inline style only, no script, no framing: a stray name in a job cannot run anything.
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  });
+  response.end(page);
+}
+
+async function serveRetry(
+  options: WebViewOptions,
+  request: http.IncomingMessage,
+  id: string,
+  url: URL,
+  response: http.ServerResponse,
+): Promise<void> {
+  if (!sameOrigin(request)) {
+    response.writeHead(403, { "content-type": "text/plain; charset=utf-8" });
+    response.end("retry refused: the request did not come from this page\n");
+    return;
+  }
+  await retryNotifications(options.db, [id]);
+  const status = statusFilter(url.searchParams.get("status"));
+  response.writeHead(303, { location: status ? `/?status=${status}` : "/" });
+  response.end();
+}
+
+function statusFilter(value: string | null): StatusFilter | undefined {
+  return STATUS_FILTERS.find((status) => status === value);
+}
+
+/**
+ * Refuses cross-site form posts (another site open in the same browser posting to a loopback
+ * port): browsers send Origin on POST, and it must be this server.
+ */
+function sameOrigin(request: http.IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return request.headers["sec-fetch-site"] !== "cross-site";
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
