@@ -49,6 +49,11 @@ export interface ServiceSettings {
   /** Base URL of job links in messages, without a trailing slash. */
   urlBase: string;
   logLevel: LogLevel;
+  /**
+   * NOTIFIER_HTTP_TOKEN: when set, every HTTP route but /healthz requires it (bearer header, or
+   * `?token=` once, which sets a cookie); required when `http` is not a loopback address.
+   */
+  httpToken: string | null;
 }
 
 export interface ServiceConfig extends ServiceSettings {
@@ -68,6 +73,7 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
   urlBase: DEFAULT_URL_BASE,
   logLevel: DEFAULT_LOG_LEVEL,
+  httpToken: null,
 };
 
 const text = z.string().trim().min(1, "must not be empty");
@@ -120,6 +126,8 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `base of job URLs in messages (default ${DEFAULT_URL_BASE})` },
   { key: "logLevel", env: "NOTIFIER_LOG_LEVEL", flag: "--log-level", schema: z.enum(LOG_LEVELS),
     description: `${LOG_LEVELS.join(" | ")} (default ${DEFAULT_LOG_LEVEL})` },
+  { key: "httpToken", env: "NOTIFIER_HTTP_TOKEN", flag: "--http-token", schema: text,
+    description: "token the web view and /metrics require (required off loopback; prefer the variable to the flag)" },
 ];
 
 /** Commander's attribute name of a flag: --retry-delay -> retryDelay. */

@@ -13,6 +13,7 @@ export const REDACTED_PATHS = [
   "grafana_key", "*.grafana_key", "service_key", "*.service_key",
   "configuration", "*.configuration", "databaseUrl", "*.databaseUrl",
   "headers.authorization", "*.headers.authorization",
+  "httpToken", "*.httpToken",
 ];
 
 export interface LoggerOptions {
