@@ -1,0 +1,19 @@
+import { z } from "zod";
+
+/**
+ * zod pieces for notification configurations, mirroring how SQL checks a template when it is
+ * written (notifier.validate_notification_template): a required string or list is non-empty, a
+ * number is positive, and an optional key may be absent or JSON null.
+ */
+
+/** A required, non-empty string. */
+export const requiredText = z.string().min(1);
+
+/** A required, non-empty list of non-empty strings (channels, numbers, targets). */
+export const requiredList = z.array(z.string().min(1)).min(1);
+
+/** An http(s) URL. */
+export const httpUrl = z.string().url().refine((value) => /^https?:\/\//i.test(value), "must be an http or https URL");
+
+/** `timeout`: seconds one attempt may take; the service's default applies when absent. */
+export const timeoutSeconds = z.number().positive().nullish();

@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { DEFAULT_MESSAGE } from "../render/defaults.js";
+import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
+import { IrcConnection, IrcError, isChannel } from "./ircClient.js";
+import { deliverToEachTarget, pendingTargets } from "./targets.js";
+import { DeliveryError, type NotificationType } from "./type.js";
+
+const configurationSchema = z.object({
+  server: requiredText,
+  port: z.number().int().min(1).max(65_535),
+  nickname: requiredText,
+  password: z.string().nullish(),
+  /** TLS with the server's certificate verified (AWX does not verify; we do). */
+  use_ssl: z.boolean().nullish(),
+  /** Channels (#chan) and nicknames. */
+  targets: requiredList,
+  timeout: timeoutSeconds,
+}).strict();
+
+export type IrcConfiguration = z.infer<typeof configurationSchema>;
+
+/** How long to wait for the server to close after QUIT before closing ourselves. */
+const QUIT_GRACE_MS = 2_000;
+
+/**
+ * IRC (AWX's irc type): connects (TLS when use_ssl), registers — PASS when a password is set,
+ * a suffixed nickname when the wanted one is in use — joins the channel targets and sends the
+ * message to every target, each confirmed by the server, then quits. Targets an earlier attempt
+ * reached are skipped.
+ */
+export const irc: NotificationType<IrcConfiguration> = {
+  name: "irc",
+  configurationSchema,
+  secretKeys: ["password"],
+  defaultMessages: { message: DEFAULT_MESSAGE, body: null },
+  bodyFormat: "text",
+  async send(delivery) {
+    const config = delivery.configuration;
+    const where = `${config.server}:${config.port}`;
+    if (pendingTargets(config.targets, delivery.deliveredTargets).length === 0) {
+      return deliverToEachTarget({ type: "irc", targets: config.targets, delivery, send: async () => {} });
+    }
+    let connection: IrcConnection | undefined;
+    try {
+      connection = await IrcConnection.connect({
+        host: config.server, port: config.port, tls: config.use_ssl ?? false, signal: delivery.signal,
+      });
+      await connection.register({ nickname: config.nickname, password: config.password ?? undefined });
+    } catch (error) {
+      connection?.destroy();
+      const refused = error instanceof IrcError && ["432", "464", "465"].includes(error.reply?.command ?? "");
+      throw new DeliveryError(`irc: ${where}: ${(error as Error).message}`, {
+        deliveredTargets: delivery.deliveredTargets, permanent: refused, cause: error,
+      });
+    }
+    const open = connection;
+    try {
+      return await deliverToEachTarget({
+        type: "irc",
+        targets: config.targets,
+        delivery,
+        send: async (target) => {
+          if (isChannel(target)) await open.join(target);
+          await open.privmsg(target, delivery.subject);
+        },
+      });
+    } finally {
+      const timer = setTimeout(() => open.destroy(), QUIT_GRACE_MS);
+      await open.quit("notification sent");
+      clearTimeout(timer);
+    }
+  },
+};

@@ -1,0 +1,129 @@
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { irc, type IrcConfiguration } from "../../src/types/irc.js";
+import { DeliveryError } from "../../src/types/type.js";
+import { makeDelivery } from "../helpers/delivery.js";
+import { startIrcServer, watchIrc, type IrcServer } from "../helpers/ngircd.js";
+
+// Against a real IRC server (Debian's ngircd) with real clients watching.
+let server: IrcServer;
+beforeAll(async () => {
+  server = await startIrcServer();
+});
+
+function configuration(overrides: Partial<IrcConfiguration> = {}): IrcConfiguration {
+  return { server: server.host, port: server.port, nickname: "notifier", targets: ["#ops"], ...overrides };
+}
+
+describe("irc", () => {
+  it("joins the channel and sends the message to a channel and a nickname", async () => {
+    const watcher = await watchIrc(server, "watcher", ["#ops"]);
+    const subject = "Job #42 'deploy web' successful: https://awx.example.com/jobs/job/42";
+    const outcome = await irc.send(makeDelivery(configuration({ targets: ["#ops", "watcher"] }), { subject }));
+
+    expect(outcome).toEqual({ recipients: "#ops, watcher", notificationsSent: 2, deliveredTargets: ["#ops", "watcher"] });
+    const received = await watcher.waitFor(2, (m) => m.from === "notifier");
+    expect(received).toEqual([
+      { from: "notifier", target: "#ops", text: subject },
+      { from: "notifier", target: "watcher", text: subject },
+    ]);
+  });
+
+  it("takes another nickname when the wanted one is in use", async () => {
+    const holder = await watchIrc(server, "busynick", ["#busy"]);
+    await irc.send(makeDelivery(configuration({ nickname: "busynick", targets: ["#busy"] }), { subject: "from the other one" }));
+    const [message] = await holder.waitFor(1, (m) => m.text === "from the other one");
+    expect(message?.from).not.toBe("busynick");
+    expect(message?.from).toBe("busynic_1");
+  });
+
+  it("fails only the unreachable target and a retry skips those already delivered", async () => {
+    const watcher = await watchIrc(server, "ops2", ["#partial"]);
+    const config = configuration({ targets: ["#partial", "latecomer"] });
+    const first = irc.send(makeDelivery(config, { subject: "partial delivery" }));
+    const error = await first.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DeliveryError);
+    expect((error as DeliveryError).message).toMatch(/^irc: 1 of 2 targets failed: latecomer: 401 /);
+    expect((error as DeliveryError).deliveredTargets).toEqual(["#partial"]);
+    expect((error as DeliveryError).permanent).toBe(false);
+
+    const latecomer = await watchIrc(server, "latecomer");
+    const outcome = await irc.send(makeDelivery(config, { subject: "partial delivery", deliveredTargets: ["#partial"] }));
+    expect(outcome.deliveredTargets).toEqual(["#partial", "latecomer"]);
+    expect(outcome.notificationsSent).toBe(2);
+    await latecomer.waitFor(1, (m) => m.text === "partial delivery");
+    // The channel got it once, from the first attempt only.
+    await watcher.waitFor(1, (m) => m.text === "partial delivery");
+    const confirm = await watchIrc(server, "confirm", ["#partial"]);
+    await irc.send(makeDelivery(configuration({ targets: ["#partial"] }), { subject: "marker" }));
+    await watcher.waitFor(1, (m) => m.text === "marker");
+    expect(watcher.received.filter((m) => m.text === "partial delivery")).toHaveLength(1);
+    await confirm.quit();
+  });
+
+  it("splits long and multi-line messages into valid IRC lines", async () => {
+    const watcher = await watchIrc(server, "longread", ["#long"]);
+    const long = "x".repeat(450);
+    await irc.send(makeDelivery(configuration({ targets: ["#long"] }), { subject: `first line\n${long}` }));
+    const received = await watcher.waitFor(3, (m) => m.target === "#long");
+    expect(received.map((m) => m.text)).toEqual(["first line", "x".repeat(400), "x".repeat(50)]);
+  });
+});
+
+describe("irc with a server password", () => {
+  let locked: IrcServer;
+  beforeAll(async () => {
+    locked = await startIrcServer({ password: "irc-server-secret" });
+  });
+
+  it("sends PASS and delivers with the right password", async () => {
+    const watcher = await watchIrc(locked, "guard", ["#locked"], "irc-server-secret");
+    const config: IrcConfiguration = {
+      server: locked.host, port: locked.port, nickname: "notifier", password: "irc-server-secret", targets: ["#locked"],
+    };
+    await irc.send(makeDelivery(config, { subject: "behind a password" }));
+    await watcher.waitFor(1, (m) => m.text === "behind a password");
+  });
+
+  it("fails with a wrong password, saying what the server said, without showing the password", async () => {
+    const config: IrcConfiguration = {
+      server: locked.host, port: locked.port, nickname: "notifier", password: "wrong-password-value", targets: ["#locked"],
+    };
+    const error = await irc.send(makeDelivery(config)).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DeliveryError);
+    // ngircd answers ERROR (not 464), which cannot be told from other closes: retried, not permanent.
+    expect((error as DeliveryError).message).toMatch(/^irc: 127\.0\.0\.1:\d+: server closed the connection: .*password/i);
+    expect((error as DeliveryError).message).not.toContain("wrong-password-value");
+  });
+});
+
+describe("irc against a server that never answers", () => {
+  let silent: net.Server;
+  beforeAll(async () => {
+    silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  });
+  afterAll(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+
+  it("gives up when the attempt's signal aborts", async () => {
+    const { port } = silent.address() as net.AddressInfo;
+    const controller = new AbortController();
+    const sending = irc.send(makeDelivery({ server: "127.0.0.1", port, nickname: "n", targets: ["#x"] }, { signal: controller.signal }));
+    controller.abort();
+    const error = await sending.then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DeliveryError);
+    expect((error as DeliveryError).message).toBe(`irc: 127.0.0.1:${port}: timed out`);
+    expect((error as DeliveryError).permanent).toBe(false);
+  });
+
+  it("reports a refused connection as retryable", async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const error = await irc.send(makeDelivery({ server: "127.0.0.1", port, nickname: "n", targets: ["#x"] }))
+      .then(() => null, (e: unknown) => e);
+    expect((error as DeliveryError).message).toMatch(/^irc: 127\.0\.0\.1:\d+: connection failed: .*ECONNREFUSED/);
+    expect((error as DeliveryError).permanent).toBe(false);
+  });
+});
