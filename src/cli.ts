@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { runMigrations } from "./migrate.js";
+import { listenCommand } from "./commands/listen.js";
 
 const program = new Command("pg-job-notifier")
   .description("Job notifications decided by PostgreSQL triggers, delivered by a small service.")
@@ -18,6 +19,8 @@ program
     await runMigrations(parseDatabaseUrl(options.databaseUrl));
     process.stdout.write("migrations applied\n");
   });
+
+program.addCommand(listenCommand());
 
 try {
   await program.parseAsync();

@@ -1,0 +1,66 @@
+import pgListen from "pg-listen";
+import type { Logger } from "../logger.js";
+
+/** The channel notifier.wake_listeners() notifies (CONTRACT §1). */
+export const NOTIFY_CHANNEL = "notifier";
+/** Longest pause between reconnection attempts. */
+export const MAX_RECONNECT_INTERVAL_MS = 2000;
+
+export interface ListenerConfig {
+  databaseUrl: string;
+  /** Wake-up without a NOTIFY this often, so a lost notification delays a row at most this long. */
+  pollIntervalSeconds: number;
+}
+
+/**
+ * LISTEN notifier on a connection of its own, reconnecting forever. NOTIFY is only a hint:
+ * `onWake` runs on every notification, after every (re)connection (what was sent while
+ * disconnected is gone) and on a fallback timer.
+ */
+export class Listener {
+  private readonly subscriber;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private connected = false;
+  private subscribed = false;
+
+  constructor(private readonly config: ListenerConfig, private readonly logger: Logger, private readonly onWake: () => void) {
+    this.subscriber = pgListen.default({ connectionString: config.databaseUrl }, {
+      retryTimeout: Infinity,
+      retryInterval: (attempt) => Math.min(100 * 2 ** attempt, MAX_RECONNECT_INTERVAL_MS),
+      paranoidChecking: 10_000,
+      // The payload is a constant hint, not JSON.
+      parse: (payload) => payload,
+    });
+    this.subscriber.notifications.on(NOTIFY_CHANNEL, () => this.onWake());
+    this.subscriber.events.on("connected", () => {
+      if (!this.connected && this.subscribed) this.logger.info("listening again after reconnecting");
+      this.connected = true;
+      this.onWake();
+    });
+    this.subscriber.events.on("reconnect", (attempt) => {
+      if (this.connected) this.logger.warn("lost the LISTEN connection; reconnecting");
+      this.connected = false;
+      if (attempt % 10 === 0) this.logger.warn({ attempt }, "still reconnecting the LISTEN connection");
+    });
+    this.subscriber.events.on("error", (error) => this.logger.warn({ error: error.message }, "LISTEN connection error"));
+  }
+
+  /** True while connected with LISTEN in effect. */
+  get listening(): boolean {
+    return this.connected && this.subscribed;
+  }
+
+  async start(): Promise<void> {
+    await this.subscriber.connect();
+    await this.subscriber.listenTo(NOTIFY_CHANNEL);
+    this.subscribed = true;
+    this.pollTimer = setInterval(() => this.onWake(), this.config.pollIntervalSeconds * 1000);
+    this.onWake();
+  }
+
+  async stop(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.subscribed = false;
+    await this.subscriber.close().catch(() => {});
+  }
+}

@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import type { ServiceConfig } from "../config.js";
+import { createDatabasePool, type DatabasePool } from "../db.js";
+import { createLogger, type Logger } from "../logger.js";
+import { createMetrics, type ServiceMetrics } from "../metrics.js";
+import { countBacklog } from "../sql/countBacklog.js";
+import { closeHttpPools } from "../types/http.js";
+import { Deliverer } from "./deliverer.js";
+import { startHttpServer, type HttpServerHandle, type RouteHandler } from "./httpServer.js";
+import { Listener } from "./listener.js";
+import { Sweeper } from "./sweeper.js";
+
+export interface NotifierServiceOptions {
+  /** Default: a logger at config.logLevel on stdout. */
+  logger?: Logger;
+  /** Extra HTTP handlers mounted after /healthz and /metrics (needs config.http). */
+  routes?: RouteHandler[];
+}
+
+export interface NotifierService {
+  /** This process's name in notifications.locked_by. */
+  worker: string;
+  logger: Logger;
+  db: DatabasePool;
+  metrics: ServiceMetrics;
+  /** The HTTP server when config.http is set. */
+  http: HttpServerHandle | null;
+  /** Connected, listening, and the last database operation succeeded. */
+  isHealthy(): boolean;
+  /** Graceful stop (idempotent): stop claiming, finish or release in-flight sends, close everything. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the delivery service: a LISTEN connection with a fallback poll, the deliverer, the
+ * wrapup sweeper, and the optional HTTP server. Throws when the database cannot be reached at
+ * start (a later outage is ridden out).
+ */
+export async function startNotifierService(config: ServiceConfig, options: NotifierServiceOptions = {}): Promise<NotifierService> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const worker = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const db = await createDatabasePool(config.databaseUrl);
+  const metrics = createMetrics(() => countBacklog(db));
+  const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
+  const listener = new Listener(config, logger, () => deliverer.wake());
+  const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds, graceSeconds: config.wrapupGraceSeconds }, logger);
+  const isHealthy = () => listener.listening && deliverer.databaseReachable;
+  let http: HttpServerHandle | null = null;
+  try {
+    await listener.start();
+    if (config.http) http = await startHttpServer({ address: config.http, isHealthy, registry: metrics.registry, routes: options.routes }, logger);
+  } catch (error) {
+    await listener.stop();
+    await db.end();
+    throw error;
+  }
+  deliverer.start();
+  sweeper.start();
+  logger.info({ worker, concurrency: config.concurrency, lease: config.leaseSeconds, http: http?.url ?? null }, "delivery service started");
+
+  let stopping: Promise<void> | null = null;
+  const stop = async () => {
+    logger.info("stopping: no new claims, finishing sends in flight");
+    await sweeper.stop();
+    await deliverer.stop(config.shutdownGraceSeconds * 1000);
+    await listener.stop();
+    await http?.close();
+    await closeHttpPools();
+    await db.end();
+    logger.info("stopped");
+  };
+  return {
+    worker, logger, db, metrics, http, isHealthy,
+    stop: () => (stopping ??= stop()),
+  };
+}
