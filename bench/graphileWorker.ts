@@ -1,0 +1,76 @@
+/**
+ * The peer: graphile-worker 0.17.3 in its fastest documented configuration — a local queue of
+ * concurrency + 1 jobs and batched completion with no delay — running a task that does the same
+ * POST, to the same sink, as the delivery service. Run as a child process (see child.ts); the
+ * parent pre-inserts the jobs (see enqueueGraphileJobs) and measures the rate at the sink.
+ */
+import { request, Agent } from "undici";
+import { Logger, run, runMigrations, type Runner } from "graphile-worker";
+import pg from "pg";
+import { serveParent } from "./child.js";
+
+/** Only graphile-worker's errors are shown: its per-job info lines would cost it time. */
+const silentLogger = new Logger(() => (level, message) => {
+  if (level === "error") process.stderr.write(`graphile-worker: ${message}\n`);
+});
+
+/** The task name the backlog uses. */
+export const GRAPHILE_TASK = "post_webhook";
+
+/** Installs graphile-worker (schema graphile_worker) and inserts `count` jobs in one statement. */
+export async function enqueueGraphileJobs(connectionString: string, count: number, url: string, body: string): Promise<void> {
+  await runMigrations({ connectionString, logger: silentLogger });
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(
+      `select graphile_worker.add_jobs(array(
+         select row($1, json_build_object('url', $2::text, 'body', $3::text, 'key', g::text),
+                    null, null, null, null, null, null)::graphile_worker.job_spec
+           from generate_series(1, $4::int) g))`,
+      [GRAPHILE_TASK, url, body, count],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+if (process.send) {
+  let runner: Runner | undefined;
+  serveParent({
+    start: async ({ connectionString, concurrency }) => {
+      const dispatcher = new Agent({ keepAliveTimeout: 60_000 });
+      runner = await run({
+        connectionString: connectionString as string,
+        concurrency: concurrency as number,
+        noHandleSignals: true,
+        pollInterval: 1000,
+        logger: silentLogger,
+        taskList: {
+          [GRAPHILE_TASK]: async (payload) => {
+            const { url, body, key } = payload as { url: string; body: string; key: string };
+            const response = await request(url, {
+              method: "POST",
+              body,
+              headers: { "content-type": "application/json", "idempotency-key": key },
+              dispatcher,
+            });
+            await response.body.dump();
+            if (response.statusCode !== 200) throw new Error(`sink answered ${response.statusCode}`);
+          },
+        },
+        preset: {
+          worker: {
+            localQueue: { size: (concurrency as number) + 1 },
+            completeJobBatchDelay: 0,
+          },
+        },
+      });
+      return true;
+    },
+    stop: async () => {
+      await runner?.stop();
+      return true;
+    },
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * `npm run bench [-- --quick]`: the benchmark suite of CONTRACT §7. Prints a table and writes
+ * bench/results.json; every figure sits beside its baseline, measured in the same run on the
+ * same server (ratios hold on a shared machine, absolute rates do not). See docs/benchmarks.md.
+ */
+import os from "node:os";
+import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { BenchChild } from "./child.js";
+import { createBareTables, describeMachine, openBenchServer } from "./database.js";
+import { enqueueGraphileJobs } from "./graphileWorker.js";
+import type { SinkStats } from "./sink.js";
+import { measureNotifyingTransitions, measureOrdinaryWrites, WRITE_CLIENTS } from "./writes.js";
+import { measureDelivery, measureLatency } from "./service.js";
+
+const quick = process.argv.includes("--quick");
+/** Requests in flight for the plain client and for graphile-worker (and the service's --concurrency). */
+export const HTTP_CONCURRENCY = 32;
+
+const plan = quick
+  ? { rounds: 1, roundMs: 1500, transitionJobs: 8_000, backlog: 3_000, latencySeconds: 3 }
+  : { rounds: 3, roundMs: 4000, transitionJobs: 40_000, backlog: 20_000, latencySeconds: 15 };
+
+/** A webhook body like the service's default one (AWX's job metadata as JSON). */
+export const SAMPLE_BODY = JSON.stringify({
+  id: 123456, name: "Deploy web tier", url: "https://awx.example.com/#/jobs/playbook/123456",
+  created_by: "admin", started: "2026-11-29T12:00:00.000000+00:00", finished: "2026-11-29T12:03:14.000000+00:00",
+  status: "successful", traceback: "", inventory: "Production", project: "Web", playbook: "site.yml",
+  credential: "Machine", limit: "", extra_vars: "{}", hosts: { "web-01": { ok: 12, changed: 3, failures: 0 } },
+  host_status_counts: { ok: 1, changed: 1 },
+});
+
+const results: Record<string, unknown> = { quick, started_at: new Date().toISOString() };
+const table: Array<[string, string, string, string, string]> = [];
+const rate = (value: number) => `${Math.round(value).toLocaleString("en-US")}/s`;
+const times = (value: number) => `${value.toFixed(2)}×`;
+
+async function phase<T>(name: string, body: () => Promise<T>): Promise<T | undefined> {
+  const started = performance.now();
+  process.stderr.write(`bench: ${name}…`);
+  try {
+    const value = await body();
+    process.stderr.write(` ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    return value;
+  } catch (error) {
+    process.stderr.write(` failed: ${(error as Error).message}\n`);
+    (results.errors as string[] | undefined) ?? (results.errors = []);
+    (results.errors as string[]).push(`${name}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+const server = await openBenchServer();
+const sink = await BenchChild.start("sink");
+const sinkUrl = await sink.call<string>("url");
+try {
+  const writesUrl = await server.createDatabase("writes");
+  await createBareTables(writesUrl);
+  results.machine = { ...(await describeMachine(writesUrl)), embedded_postgres: server.embedded, load_average_at_start: os.loadavg().map((l) => +l.toFixed(2)) };
+
+  const ordinary = await phase("ordinary writes", () => measureOrdinaryWrites(writesUrl, plan.rounds, plan.roundMs));
+  if (ordinary) {
+    Object.assign(results, {
+      ordinary_write_ratio: ordinary.ratio,
+      ordinary_write_tx_per_s: ordinary.product.per_s,
+      ordinary_write_bare_tx_per_s: ordinary.bare.per_s,
+    });
+    table.push([`ordinary writes (${WRITE_CLIENTS} clients)`, rate(ordinary.product.per_s), `bare tables ${rate(ordinary.bare.per_s)}`, times(ordinary.ratio), "≈ 1×"]);
+  }
+
+  const transitionsUrl = await server.createDatabase("transitions");
+  await createBareTables(transitionsUrl);
+  const notifying = await phase("notifying transitions", () => measureNotifyingTransitions(transitionsUrl, plan.rounds, plan.roundMs, plan.transitionJobs, true));
+  if (notifying) {
+    const always = notifying.variants.notifier_always_notify!;
+    Object.assign(results, {
+      notifying_transition_ratio: notifying.ratio,
+      notifying_transition_per_s: notifying.product.per_s,
+      notifying_transition_bare_per_s: notifying.bare.per_s,
+      notifying_transition_ratio_always_notify: always.ratio,
+      notifying_transition_always_notify_per_s: always.per_s,
+    });
+    table.push([`notifying transitions (${WRITE_CLIENTS} clients)`, rate(notifying.product.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(notifying.ratio), "≥ 0.7×"]);
+    table.push(["  … with NOTIFY in every transaction", rate(always.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(always.ratio), "(before)"]);
+  }
+
+  const ceiling = await phase("plain HTTP client", async () => {
+    const client = await BenchChild.start("httpClient");
+    try {
+      await sink.call("reset", { record: false });
+      await client.call("post", { url: sinkUrl, body: SAMPLE_BODY, total: plan.backlog, concurrency: HTTP_CONCURRENCY });
+      return sinkRate(await sink.call<SinkStats>("stats"));
+    } finally {
+      await client.stop();
+    }
+  });
+  if (ceiling) {
+    results.http_client_per_s = ceiling;
+    table.push([`plain undici client (concurrency ${HTTP_CONCURRENCY})`, rate(ceiling), "", "", "the ceiling"]);
+  }
+
+  const graphile = await phase("graphile-worker", async () => {
+    const url = await server.createDatabase("graphile");
+    await enqueueGraphileJobs(url, plan.backlog, sinkUrl, SAMPLE_BODY);
+    await sink.call("reset", { record: false });
+    const worker = await BenchChild.start("graphileWorker");
+    try {
+      await worker.call("start", { connectionString: url, concurrency: HTTP_CONCURRENCY });
+      const stats = await sink.call<SinkStats>("waitFor", { count: plan.backlog, timeoutMs: 120_000 });
+      if (stats.count < plan.backlog) throw new Error(`only ${stats.count} of ${plan.backlog} jobs ran within 120 s`);
+      await worker.call("stop");
+      return sinkRate(stats);
+    } finally {
+      await worker.stop();
+    }
+  });
+  if (graphile) {
+    results.graphile_worker_per_s = graphile;
+    table.push([`graphile-worker 0.17.3 (concurrency ${HTTP_CONCURRENCY}, batched)`, rate(graphile), ceiling ? `ceiling ${rate(ceiling)}` : "", ceiling ? times(graphile / ceiling) : "", ""]);
+  }
+
+  const latency = await phase("latency", async () => measureLatency(await server.createDatabase("latency"), sink, sinkUrl, plan.latencySeconds));
+  if (latency) {
+    Object.assign(results, { latency_p50_ms: latency.p50, latency_p99_ms: latency.p99, latency_max_ms: latency.max, latency_samples: latency.samples, latency_rate_per_s: latency.ratePerSecond });
+    table.push([`latency at ${latency.ratePerSecond} jobs/s, p50`, `${latency.p50.toFixed(2)} ms`, "", "", "≤ 1.5 ms"]);
+    table.push([`latency at ${latency.ratePerSecond} jobs/s, p99`, `${latency.p99.toFixed(2)} ms`, "", "", "≤ 6 ms"]);
+  }
+
+  for (const processes of [1, 2]) {
+    const delivery = await phase(`delivery, ${processes} process(es)`, async () =>
+      measureDelivery(await server.createDatabase(`delivery${processes}`), sink, sinkUrl, plan.backlog, processes, HTTP_CONCURRENCY));
+    if (!delivery) continue;
+    const key = processes === 1 ? "delivery_per_s" : "delivery_per_s_2_processes";
+    results[key] = delivery;
+    if (ceiling) results[`${key}_vs_http_client`] = delivery / ceiling;
+    if (graphile) results[`${key}_vs_graphile_worker`] = delivery / graphile;
+    table.push([`delivery from a backlog, ${processes} process${processes > 1 ? "es" : ""}`, rate(delivery),
+      graphile ? `graphile-worker ${rate(graphile)}` : "", graphile ? times(delivery / graphile) : "", "≥ 1.5× gw, ≥ 0.5× ceiling"]);
+    if (ceiling) table.push(["", "", `ceiling ${rate(ceiling)}`, times(delivery / ceiling), ""]);
+  }
+} finally {
+  await sink.stop();
+  await server.close();
+}
+
+(results.machine as Record<string, unknown>).load_average_at_end = os.loadavg().map((l) => +l.toFixed(2));
+results.finished_at = new Date().toISOString();
+const file = fileURLToPath(new URL("./results.json", import.meta.url));
+await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+printTable();
+console.log(`\nmachine: ${JSON.stringify(results.machine)}\nwritten: ${file}`);
+if (results.errors) process.exitCode = 1;
+
+/** Requests per second at the sink, from the first request to the last. */
+function sinkRate(stats: SinkStats): number {
+  return (stats.count - 1) / ((stats.lastMs - stats.firstMs) / 1000);
+}
+
+function printTable(): void {
+  const header: [string, string, string, string, string] = ["figure", "value", "baseline (same run)", "ratio", "goal"];
+  const widths = header.map((_, column) => Math.max(...[header, ...table].map((row) => row[column]!.length)));
+  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+  console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  for (const row of table) console.log(line(row));
+}
