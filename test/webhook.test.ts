@@ -3,7 +3,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { closeHttpPools, MAX_REDIRECTS } from "../src/types/http.js";
-import { DeliveryError } from "../src/types/type.js";
+import { DeliveryError, type Delivery } from "../src/types/type.js";
 import { webhook, type WebhookConfiguration } from "../src/types/webhook.js";
 import { makeDelivery } from "./helpers/delivery.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
@@ -24,7 +24,7 @@ beforeEach(() => {
   receiver.responder = () => ({ status: 200, body: "ok" });
 });
 
-function send(configuration: WebhookConfiguration, overrides: Parameters<typeof makeDelivery>[1] = {}) {
+function send(configuration: WebhookConfiguration, overrides: Partial<Delivery<WebhookConfiguration>> = {}) {
   return webhook.send(makeDelivery(webhook.configurationSchema.parse(configuration), { body: BODY, ...overrides }));
 }
 
