@@ -12,8 +12,5 @@ export const requiredText = z.string().min(1);
 /** A required, non-empty list of non-empty strings (channels, numbers, targets). */
 export const requiredList = z.array(z.string().min(1)).min(1);
 
-/** An http(s) URL. */
-export const httpUrl = z.string().url().refine((value) => /^https?:\/\//i.test(value), "must be an http or https URL");
-
 /** `timeout`: seconds one attempt may take; the service's default applies when absent. */
 export const timeoutSeconds = z.number().positive().nullish();

@@ -1,5 +1,12 @@
 import { email } from "./email.js";
+import { grafana } from "./grafana.js";
 import { SENSITIVE_NAME } from "./http.js";
+import { irc } from "./irc.js";
+import { mattermost } from "./mattermost.js";
+import { pagerduty } from "./pagerduty.js";
+import { rocketchat } from "./rocketchat.js";
+import { slack } from "./slack.js";
+import { twilio } from "./twilio.js";
 import type { NotificationType, NotificationTypeName } from "./type.js";
 import { webhook } from "./webhook.js";
 
@@ -10,6 +17,13 @@ import { webhook } from "./webhook.js";
 export const notificationTypes: Partial<Record<NotificationTypeName, NotificationType>> = {
   webhook,
   email,
+  slack,
+  mattermost,
+  rocketchat,
+  pagerduty,
+  grafana,
+  irc,
+  twilio,
 };
 
 /** Shown in place of a secret value. */

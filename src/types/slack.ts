@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { DEFAULT_MESSAGE } from "../render/defaults.js";
+import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
+import { excerpt, httpRequest } from "./http.js";
+import { deliverToEachTarget } from "./targets.js";
+import { DeliveryError, type NotificationType } from "./type.js";
+
+/** Slack's Web API; `api_url` overrides it (tests, proxies, Enterprise Grid gateways). */
+export const SLACK_API_URL = "https://slack.com/api";
+
+const configurationSchema = z.object({
+  token: requiredText,
+  /** Channel names or IDs; `"channel,thread_ts"` replies in that thread. */
+  channels: requiredList,
+  /** With a color, the message goes in an attachment of that color (AWX). */
+  hex_color: z.string().nullish(),
+  api_url: z.string().nullish(),
+  timeout: timeoutSeconds,
+}).strict();
+
+export type SlackConfiguration = z.infer<typeof configurationSchema>;
+
+/** Slack errors that the same request meets again on every retry. */
+const PERMANENT_ERRORS = new Set([
+  "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
+  "token_revoked", "token_expired", "no_permission", "missing_scope", "msg_too_long", "invalid_arguments",
+]);
+
+/**
+ * Slack (AWX's slack type): chat.postMessage once per channel, with the bot token.
+ *
+ * A plain POST through the shared HTTP helper rather than @slack/web-api: one method is all it
+ * needs, and the SDK brings its own HTTP stack and its own retries (and rate-limit waits) that
+ * would escape the attempt's AbortSignal, the Idempotency-Key and the service's backoff.
+ */
+export const slack: NotificationType<SlackConfiguration> = {
+  name: "slack",
+  configurationSchema,
+  secretKeys: ["token"],
+  defaultMessages: { message: DEFAULT_MESSAGE, body: null },
+  bodyFormat: "text",
+  async send(delivery) {
+    const config = delivery.configuration;
+    const endpoint = `${(config.api_url ?? SLACK_API_URL).replace(/\/+$/, "")}/chat.postMessage`;
+    return deliverToEachTarget({
+      type: "slack",
+      targets: config.channels,
+      delivery,
+      send: async (entry) => {
+        const [channelPart = "", thread] = entry.split(",", 2).map((part) => part.trim());
+        // AWX strips the leading "#": Slack takes channel names without it, or channel IDs.
+        const channel = channelPart.replace(/^#/, "");
+        const response = await httpRequest({
+          notificationId: delivery.notificationId,
+          method: "POST",
+          url: endpoint,
+          bearerToken: config.token,
+          json: {
+            channel,
+            ...(thread ? { thread_ts: thread } : {}),
+            ...(config.hex_color
+              ? { attachments: [{ color: config.hex_color, text: delivery.subject }] }
+              : { text: delivery.subject }),
+          },
+          signal: delivery.signal,
+        });
+        // Slack reports failures as HTTP 200 with {"ok": false, "error": "..."}.
+        let answer: { ok?: unknown; error?: unknown };
+        try {
+          answer = JSON.parse(response.body) as typeof answer;
+        } catch {
+          throw new DeliveryError(`chat.postMessage: not a Slack API answer: ${excerpt(response.body)}`);
+        }
+        if (answer.ok !== true) {
+          const error = typeof answer.error === "string" ? answer.error : "unknown_error";
+          throw new DeliveryError(`chat.postMessage: ${error}`, { permanent: PERMANENT_ERRORS.has(error) });
+        }
+      },
+    });
+  },
+};
