@@ -2,6 +2,9 @@ import { Command, CommanderError } from "commander";
 import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { runMigrations } from "./migrate.js";
+import { registerExplainCommand } from "./commands/explain.js";
+import { registerNotificationsCommand } from "./commands/notifications.js";
+import { registerTemplatesCommand } from "./commands/templates.js";
 import { listenCommand } from "./commands/listen.js";
 import { startCommand } from "./commands/start.js";
 
@@ -20,6 +23,10 @@ program
     await runMigrations(parseDatabaseUrl(options.databaseUrl));
     process.stdout.write("migrations applied\n");
   });
+
+registerExplainCommand(program);
+registerTemplatesCommand(program);
+registerNotificationsCommand(program);
 
 program.addCommand(listenCommand());
 program.addCommand(startCommand());

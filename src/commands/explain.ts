@@ -1,0 +1,222 @@
+import type { Command } from "commander";
+import { readServiceSettings } from "../config.js";
+import { databaseUrlOption } from "../databaseUrl.js";
+import { OperationError } from "../errors.js";
+import { FRIENDLY_NAMES, type JobKind } from "../job.js";
+import { describeJob, type JobDescription } from "../sql/describeJob.js";
+import { listNotifications, type NotificationRecord } from "../sql/listNotifications.js";
+import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
+import { maskSecrets } from "../types/index.js";
+import { addServiceSetting, formatTable, formatTime, isoTime, oneLine, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+
+/** More rows than one job can have (one per template and trigger) in any sane installation. */
+const MAX_ROWS_PER_JOB = 10_000;
+
+const FINAL_STATUSES = ["successful", "failed", "error", "canceled"];
+
+export function registerExplainCommand(program: Command): void {
+  const command = program
+    .command("explain")
+    .description("say which conditions of a job have committed, which notifications exist, and why anything still waits")
+    .argument("<job-id>", "notifier.jobs.id")
+    .option("--json", "print one JSON object instead of text")
+    .addOption(databaseUrlOption())
+    .addHelpText(
+      "after",
+      `
+Times are UTC. The grace time assumes the delivery service runs with the same
+NOTIFIER_WRAPUP_GRACE (--wrapup-grace) as given here.
+
+Examples:
+  pg-job-notifier explain 42
+  pg-job-notifier explain 42 --json | jq .waitingFor`,
+    );
+  addServiceSetting(command, "wrapupGraceSeconds");
+  command.action(async (jobIdText: string, options: { json?: boolean; databaseUrl?: string }) => {
+    const jobId = parsePositiveInteger(jobIdText, "JOB_ID");
+    const { wrapupGraceSeconds } = readServiceSettings(command);
+    const explanation = await withDatabase(options.databaseUrl, async (db) => {
+      const job = await describeJob(db, jobId);
+      if (!job) throw new OperationError(`job ${jobId} not found in notifier.jobs`);
+      const notifications = await listNotifications(db, { jobId, limit: MAX_ROWS_PER_JOB });
+      const templateIds = new Set(notifications.map((row) => row.templateId));
+      const templates = (await listTemplatesWithTriggers(db)).filter((template) => templateIds.has(Number(template.id)));
+      return explain(job, [...notifications].reverse(), templates, wrapupGraceSeconds);
+    });
+    if (options.json) printJson(explanation);
+    else process.stdout.write(`${formatExplanation(explanation)}\n`);
+  });
+}
+
+type Explanation = ReturnType<typeof explain>;
+
+/** Everything explain reports, as plain data (printed as text or as JSON). */
+function explain(
+  job: JobDescription,
+  notifications: readonly NotificationRecord[],
+  templates: readonly { id: string; name: string; notificationType: string; configuration: Record<string, unknown> }[],
+  wrapupGraceSeconds: number,
+) {
+  const waitsForWrapup =
+    job.finalConditionAt === null && job.wrapupRequired === true && job.wrapupProcessedAt === null && job.wrapupExpiredAt === null;
+  const graceFiresAt = waitsForWrapup && job.finishedAt !== null ? job.finishedAt + wrapupGraceSeconds * 1000 : null;
+  return {
+    job: {
+      id: job.id,
+      kind: job.kind,
+      name: job.name,
+      status: job.status,
+      wrapupDispatched: job.wrapupDispatched,
+      wrapupEvent: job.wrapupEvent,
+      wrapupRequired: job.wrapupRequired,
+      wrapupProcessed: job.wrapupProcessedAt !== null,
+      wrapupProcessedAt: isoTime(job.wrapupProcessedAt),
+      wrapupExpiredAt: isoTime(job.wrapupExpiredAt),
+      hostStatusCounts: job.hostStatusCounts,
+      createdAt: isoTime(job.createdAt),
+      startedAt: isoTime(job.startedAt),
+      finishedAt: isoTime(job.finishedAt),
+    },
+    conditions: {
+      startedCommittedAt: isoTime(job.startedConditionAt),
+      finalCommittedAt: isoTime(job.finalConditionAt),
+      finalTrigger: job.finalTrigger,
+    },
+    wrapupGraceSeconds,
+    graceFiresAt: isoTime(graceFiresAt),
+    /** Plain sentences; empty when nothing is owed. */
+    waitingFor: waitingFor(job, notifications, graceFiresAt, wrapupGraceSeconds),
+    notifications: notifications.map((row) => ({
+      id: row.id,
+      trigger: row.trigger,
+      template: row.templateName,
+      type: row.notificationType,
+      status: row.status,
+      attempts: row.attempts,
+      nextAttemptAt: row.status === "pending" ? isoTime(row.runAt) : null,
+      lease: row.lockedUntil !== null && row.lockedUntil > job.now ? { by: row.lockedBy, until: isoTime(row.lockedUntil) } : null,
+      lastError: row.error,
+      recipients: row.recipients,
+      createdAt: isoTime(row.createdAt),
+      sentAt: isoTime(row.sentAt),
+    })),
+    templates: templates.map((template) => ({
+      id: Number(template.id),
+      name: template.name,
+      type: template.notificationType,
+      configuration: maskSecrets(template.notificationType, template.configuration),
+    })),
+  };
+}
+
+function waitingFor(
+  job: JobDescription,
+  notifications: readonly NotificationRecord[],
+  graceFiresAt: number | null,
+  wrapupGraceSeconds: number,
+): string[] {
+  const reasons: string[] = [];
+  const isFinal = FINAL_STATUSES.includes(job.status);
+  if (job.startedConditionAt === null && !isFinal) {
+    reasons.push(`started notification waits for the status running (the job is ${job.status})`);
+  }
+  if (job.finalConditionAt === null) {
+    if (!isFinal) {
+      reasons.push(`final notification waits for a final status (the job is ${job.status})`);
+    } else if (graceFiresAt !== null) {
+      const grace = `NOTIFIER_WRAPUP_GRACE ${wrapupGraceSeconds} s after finished_at`;
+      reasons.push(
+        graceFiresAt > job.now
+          ? `final notification waits for the wrapup event (${job.wrapupEvent}); the grace fires it at ${formatTime(graceFiresAt)} (${grace})`
+          : `final notification waits for the wrapup event (${job.wrapupEvent}); the grace was due at ${formatTime(graceFiresAt)} (${grace}) and fires at the next sweep of a running delivery service`,
+      );
+    }
+  }
+
+  const pending = notifications.filter((row) => row.status === "pending");
+  if (pending.length > 0) {
+    const plural = pending.length === 1 ? "notification" : "notifications";
+    reasons.push(`${pending.length} ${plural} pending: ${pending.map((row) => pendingState(row, job.now)).join("; ")}`);
+  }
+  const failed = notifications.filter((row) => row.status === "failed");
+  if (failed.length > 0) {
+    const plural = failed.length === 1 ? "notification" : "notifications";
+    reasons.push(
+      `${failed.length} ${plural} failed (${failed.map((row) => `#${row.id} ${row.trigger} to ${row.templateName}`).join(", ")}): ` +
+        `send again with \`pg-job-notifier notifications retry ${failed.map((row) => row.id).join(" ")}\``,
+    );
+  }
+  return reasons;
+}
+
+/** What one pending row waits for, e.g. "#7 error to ops-hook: retry at … (after 2 attempts)". */
+function pendingState(row: NotificationRecord, now: number): string {
+  const which = `#${row.id} ${row.trigger} to ${row.templateName}`;
+  const tried = row.attempts > 0 ? ` (after ${row.attempts} ${row.attempts === 1 ? "attempt" : "attempts"})` : "";
+  if (row.lockedUntil !== null && row.lockedUntil > now) {
+    return `${which}: being sent by ${row.lockedBy ?? "a delivery service"} (lease until ${formatTime(row.lockedUntil)})${tried}`;
+  }
+  if (row.runAt > now) return `${which}: retry at ${formatTime(row.runAt)}${tried}`;
+  return `${which}: due now, waiting for a delivery service to claim it${tried}`;
+}
+
+function formatExplanation(explanation: Explanation): string {
+  const { job, conditions } = explanation;
+  const friendly = FRIENDLY_NAMES[job.kind as JobKind] ?? job.kind;
+  const at = (iso: string | null) => formatTime(iso === null ? null : Date.parse(iso));
+  const wrapup =
+    job.wrapupEvent === null
+      ? "none (this kind has no wrapup event)"
+      : job.wrapupProcessed
+        ? `${job.wrapupEvent} processed at ${at(job.wrapupProcessedAt)}`
+        : job.wrapupExpiredAt
+          ? `${job.wrapupEvent} not processed; waived by the grace at ${at(job.wrapupExpiredAt)}`
+          : job.wrapupRequired === false
+            ? `${job.wrapupEvent} not processed; not needed (not dispatched when the status became final)`
+            : `${job.wrapupEvent} not processed yet`;
+  const lines = [
+    `${friendly} #${job.id} "${job.name}": ${job.status}`,
+    `  wrapup dispatched   ${job.wrapupDispatched ? "yes" : "no"}`,
+    `  wrapup event        ${wrapup}`,
+    `  host status counts  ${job.hostStatusCounts === null ? "-" : JSON.stringify(job.hostStatusCounts)}`,
+    `  started / finished  ${at(job.startedAt)} / ${at(job.finishedAt)}`,
+    `  started condition   ${conditions.startedCommittedAt ? `committed at ${at(conditions.startedCommittedAt)}` : "not committed"}`,
+    `  final condition     ${conditions.finalCommittedAt ? `committed at ${at(conditions.finalCommittedAt)} (trigger ${conditions.finalTrigger})` : "not committed"}`,
+    "",
+    "Waiting for:",
+    ...(explanation.waitingFor.length > 0
+      ? explanation.waitingFor.map((reason) => `  ${reason}`)
+      : [`  nothing: ${explanation.notifications.length > 0 ? "all notifications delivered" : "no template subscribes to this job's triggers"}`]),
+  ];
+  if (explanation.notifications.length > 0) {
+    lines.push(
+      "",
+      "Notifications:",
+      indent(
+        formatTable(
+          ["ID", "TRIGGER", "TEMPLATE", "TYPE", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "SENT", "LEASE", "LAST ERROR"],
+          explanation.notifications.map((row) => [
+            String(row.id),
+            row.trigger,
+            row.template,
+            row.type,
+            row.status,
+            String(row.attempts),
+            at(row.nextAttemptAt),
+            at(row.sentAt),
+            row.lease ? `${row.lease.by} until ${at(row.lease.until)}` : "-",
+            row.lastError ? oneLine(row.lastError) : "-",
+          ]),
+        ),
+      ),
+      "",
+      "Templates:",
+      ...explanation.templates.map((template) => `  ${template.name} (${template.type}) ${JSON.stringify(template.configuration)}`),
+    );
+  }
+  return lines.join("\n");
+}
+
+function indent(text: string): string {
+  return text.replace(/^/gm, "  ");
+}
