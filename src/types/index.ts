@@ -14,7 +14,7 @@ import { webhook } from "./webhook.js";
  * Every notification type, by notifications_templates.notification_type. Adding a type is one
  * import and one line here (its module declares everything else).
  */
-export const notificationTypes: Partial<Record<NotificationTypeName, NotificationType>> = {
+export const notificationTypes: Record<NotificationTypeName, NotificationType> = {
   webhook,
   email,
   slack,
