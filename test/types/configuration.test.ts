@@ -1,0 +1,119 @@
+import type pg from "pg";
+import { ZodObject, ZodOptional, ZodNullable, type ZodTypeAny } from "zod";
+import { beforeAll, describe, expect, it } from "vitest";
+import { notificationTypes } from "../../src/types/index.js";
+import { NOTIFICATION_TYPE_NAMES, type NotificationTypeName } from "../../src/types/type.js";
+import { connect, createTestDatabase } from "../helpers/database.js";
+
+// Each type's zod schema and SQL's notifier.notification_type_keys must agree: a template SQL
+// accepts is one the service can send, and one it rejects names the same key on both sides.
+
+let db: pg.Client;
+beforeAll(async () => {
+  db = await connect(await createTestDatabase());
+});
+
+let counter = 0;
+async function insertTemplate(type: string, configuration: unknown): Promise<void> {
+  await db.query(
+    "insert into notifier.notification_templates (name, notification_type, notification_configuration) values ($1, $2, $3)",
+    [`types-${counter++}`, type, JSON.stringify(configuration)],
+  );
+}
+
+/** Every key set: what the README's examples show. */
+const fullConfigurations: Record<NotificationTypeName, Record<string, unknown>> = {
+  email: {
+    host: "smtp.example.com", port: 587, username: "awx", password: "smtp-password", use_tls: true, use_ssl: false,
+    sender: "awx@example.com", recipients: ["ops@example.com"], timeout: 30,
+  },
+  webhook: {
+    url: "https://hooks.example.com/awx", http_method: "POST", headers: { "X-Env": "prod" }, username: "awx",
+    password: "hook-password", disable_ssl_verification: false, timeout: 10,
+  },
+  slack: { token: "xoxb-secret", channels: ["#ops", "C0123456789,1767225600.000100"], hex_color: "#36a64f", api_url: "https://slack.com/api", timeout: 10 },
+  mattermost: {
+    mattermost_url: "https://mattermost.example.com/hooks/abc", mattermost_no_verify_ssl: false, mattermost_channel: "town-square",
+    mattermost_username: "awx", mattermost_icon_url: "https://example.com/awx.png", timeout: 10,
+  },
+  rocketchat: {
+    rocketchat_url: "https://chat.example.com/hooks/id/token", rocketchat_no_verify_ssl: false, rocketchat_username: "awx",
+    rocketchat_icon_url: "https://example.com/awx.png", timeout: 10,
+  },
+  pagerduty: { subdomain: "acme", token: "pd-token", service_key: "routing-key", client_name: "AWX", api_url: "https://events.pagerduty.com", timeout: 10 },
+  grafana: {
+    grafana_url: "https://grafana.example.com", grafana_key: "glsa_key", dashboardId: 12, panelId: 3, annotation_tags: ["awx"],
+    grafana_no_verify_ssl: false, isRegion: true, timeout: 10,
+  },
+  irc: { server: "irc.libera.chat", port: 6697, nickname: "awx-notify", password: "nickserv-pass", use_ssl: true, targets: ["#ops", "alice"], timeout: 20 },
+  twilio: {
+    account_sid: "AC0123456789abcdef0123456789abcdef", account_token: "twilio-token", from_number: "+15550000001",
+    to_numbers: ["+15550000002"], api_url: "https://api.twilio.com", timeout: 10,
+  },
+};
+
+interface KeyRow { notification_type: string; key: string; required: boolean; secret: boolean }
+
+function isOptional(schema: ZodTypeAny): boolean {
+  return schema instanceof ZodOptional || schema instanceof ZodNullable || schema.isOptional();
+}
+
+describe("configuration schemas agree with notifier.notification_type_keys", () => {
+  it.each(NOTIFICATION_TYPE_NAMES)("%s: same keys, same required keys, same secrets", async (name) => {
+    const type = notificationTypes[name];
+    expect(type, `${name} is registered`).toBeDefined();
+    const { rows } = await db.query<KeyRow>(
+      "select notification_type, key, required, secret from notifier.notification_type_keys where notification_type = $1 order by key",
+      [name],
+    );
+    const shape = (type!.configurationSchema as unknown as ZodObject<Record<string, ZodTypeAny>>).shape;
+    expect(Object.keys(shape).sort()).toEqual(rows.map((row) => row.key));
+    expect(Object.keys(shape).filter((key) => !isOptional(shape[key]!)).sort()).toEqual(rows.filter((r) => r.required).map((r) => r.key));
+    expect([...type!.secretKeys].sort()).toEqual(rows.filter((r) => r.secret).map((r) => r.key));
+  });
+
+  it.each(NOTIFICATION_TYPE_NAMES)("%s: a template with every key is accepted by SQL and by the schema", async (name) => {
+    const configuration = fullConfigurations[name];
+    await insertTemplate(name, configuration);
+    expect(notificationTypes[name]!.configurationSchema.safeParse(configuration).success).toBe(true);
+    const { rows } = await db.query<KeyRow>("select key from notifier.notification_type_keys where notification_type = $1", [name]);
+    expect(Object.keys(configuration).sort()).toEqual(rows.map((row) => row.key).sort());
+  });
+});
+
+/** [type, what is wrong, the configuration, the key the error must name]. */
+const badConfigurations: [NotificationTypeName, string, (valid: Record<string, unknown>) => Record<string, unknown>, string][] = [
+  ["email", "recipients missing", ({ recipients: _, ...rest }) => rest, "recipients"],
+  ["webhook", "url missing", ({ url: _, ...rest }) => rest, "url"],
+  ["slack", "token missing", ({ token: _, ...rest }) => rest, "token"],
+  ["slack", "no channel", (valid) => ({ ...valid, channels: [] }), "channels"],
+  ["slack", "hex_color not a string", (valid) => ({ ...valid, hex_color: 0x36a64f }), "hex_color"],
+  ["slack", "an unknown key", (valid) => ({ ...valid, channel: "#ops" }), "channel"],
+  ["mattermost", "mattermost_url missing", ({ mattermost_url: _, ...rest }) => rest, "mattermost_url"],
+  ["mattermost", "mattermost_no_verify_ssl not a boolean", (valid) => ({ ...valid, mattermost_no_verify_ssl: "yes" }), "mattermost_no_verify_ssl"],
+  ["rocketchat", "rocketchat_url empty", (valid) => ({ ...valid, rocketchat_url: "" }), "rocketchat_url"],
+  ["rocketchat", "rocketchat_username not a string", (valid) => ({ ...valid, rocketchat_username: 5 }), "rocketchat_username"],
+  ["pagerduty", "service_key missing", ({ service_key: _, ...rest }) => rest, "service_key"],
+  ["pagerduty", "client_name empty", (valid) => ({ ...valid, client_name: "" }), "client_name"],
+  ["grafana", "grafana_key missing", ({ grafana_key: _, ...rest }) => rest, "grafana_key"],
+  ["grafana", "dashboardId not an integer", (valid) => ({ ...valid, dashboardId: "12" }), "dashboardId"],
+  ["grafana", "annotation_tags not a list", (valid) => ({ ...valid, annotation_tags: "awx" }), "annotation_tags"],
+  ["irc", "port as a string", (valid) => ({ ...valid, port: "6697" }), "port"],
+  ["irc", "no target", (valid) => ({ ...valid, targets: [] }), "targets"],
+  ["irc", "use_ssl not a boolean", (valid) => ({ ...valid, use_ssl: "true" }), "use_ssl"],
+  ["twilio", "to_numbers missing", ({ to_numbers: _, ...rest }) => rest, "to_numbers"],
+  ["twilio", "account_sid empty", (valid) => ({ ...valid, account_sid: "" }), "account_sid"],
+  ["twilio", "a timeout of zero", (valid) => ({ ...valid, timeout: 0 }), "timeout"],
+];
+
+describe("bad configurations are rejected when written, naming the key", () => {
+  it.each(badConfigurations)("%s: %s", async (name, _, spoil, key) => {
+    const configuration = spoil(fullConfigurations[name]);
+    await expect(insertTemplate(name, configuration)).rejects.toThrow(new RegExp(`^notification_configuration\\.${key}: `));
+    // The service's own check (before any send) names the same key.
+    const parsed = notificationTypes[name]!.configurationSchema.safeParse(configuration);
+    expect(parsed.success).toBe(false);
+    const issue = parsed.error!.issues[0]!;
+    expect(issue.path[0] ?? (issue as { keys?: string[] }).keys?.[0]).toBe(key);
+  });
+});
