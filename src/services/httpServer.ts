@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { HttpAddress } from "../config.js";
 import type { Logger } from "../logger.js";
+import { answerAccess, checkAccess } from "../web/access.js";
 
 /**
  * Handles a request it recognises and returns true, or returns false to let the next handler
@@ -18,6 +19,8 @@ export interface HttpServerConfig {
   isHealthy: () => boolean;
   registry: Registry;
   routes?: RouteHandler[];
+  /** Required on every route but /healthz (see web/access.ts); null: open (loopback only). */
+  accessToken?: string | null;
 }
 
 export interface HttpServerHandle {
@@ -33,6 +36,8 @@ export async function startHttpServer(config: HttpServerConfig, logger: Logger):
   const server = http.createServer(async (request, response) => {
     try {
       const url = new URL(request.url ?? "/", "http://localhost");
+      const token = config.accessToken ?? null;
+      if (url.pathname !== "/healthz" && answerAccess(checkAccess(request, token), token, response)) return;
       for (const route of routes) if (await route(request, response, url)) return;
       send(response, 404, "text/plain; charset=utf-8", "not found\n");
     } catch (error) {

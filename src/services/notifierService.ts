@@ -6,6 +6,8 @@ import { createLogger, type Logger } from "../logger.js";
 import { createMetrics, type ServiceMetrics } from "../metrics.js";
 import { countBacklog } from "../sql/countBacklog.js";
 import { closeHttpPools } from "../types/http.js";
+import { requiredToken } from "../web/access.js";
+import { createWebView } from "../web/webView.js";
 import { Deliverer } from "./deliverer.js";
 import { startHttpServer, type HttpServerHandle, type RouteHandler } from "./httpServer.js";
 import { Listener } from "./listener.js";
@@ -38,6 +40,8 @@ export interface NotifierService {
  * start (a later outage is ridden out).
  */
 export async function startNotifierService(config: ServiceConfig, options: NotifierServiceOptions = {}): Promise<NotifierService> {
+  // Refuse a non-loopback address without a token before connecting anything.
+  const accessToken = config.http ? requiredToken(config.http.host, config.httpToken ?? undefined) : null;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const worker = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const db = await createDatabasePool(config.databaseUrl);
@@ -49,7 +53,10 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   let http: HttpServerHandle | null = null;
   try {
     await listener.start();
-    if (config.http) http = await startHttpServer({ address: config.http, isHealthy, registry: metrics.registry, routes: options.routes }, logger);
+    if (config.http) {
+      const routes = [createWebView({ db }), ...(options.routes ?? [])];
+      http = await startHttpServer({ address: config.http, isHealthy, registry: metrics.registry, routes, accessToken }, logger);
+    }
   } catch (error) {
     await listener.stop();
     await db.end();

@@ -76,7 +76,7 @@ async function servePage(options: WebViewOptions, url: URL, response: http.Serve
     // Inline style only, no script, no framing: a stray name in a job cannot run anything.
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
   });
   response.end(page);
 }
@@ -105,11 +105,14 @@ function statusFilter(value: string | null): StatusFilter | undefined {
 
 /**
  * Refuses cross-site form posts (another site open in the same browser posting to a loopback
- * port): browsers send Origin on POST, and it must be this server.
+ * port). Browsers say where a request comes from in Sec-Fetch-Site, older ones in Origin;
+ * clients that send neither (curl, scripts) are not browsers carrying someone's cookie.
  */
 function sameOrigin(request: http.IncomingMessage): boolean {
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined) return site === "same-origin" || site === "none";
   const origin = request.headers.origin;
-  if (origin === undefined) return request.headers["sec-fetch-site"] !== "cross-site";
+  if (origin === undefined) return true;
   try {
     return new URL(origin).host === request.headers.host;
   } catch {
