@@ -164,6 +164,12 @@ describe("failures", () => {
     expect(error.permanent).toBe(false);
   });
 
+  test("a header value that cannot be sent is a permanent failure", async () => {
+    const error = await failure(send({ url: `${receiver.url}/h`, headers: { "X-Bad": "line\r\nInjected: yes" } }));
+    expect(error.permanent).toBe(true);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
   test("an unusable URL is a permanent failure", async () => {
     expect((await failure(send({ url: "not a url" }))).permanent).toBe(true);
     const ftp = await failure(send({ url: "ftp://127.0.0.1/x" }));

@@ -103,7 +103,9 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
         dispatcher: dispatcherFor(options.verifyTls ?? true),
       });
     } catch (error) {
-      throw new DeliveryError(redact(`${shown}: ${describeFailure(error, options.signal)}`, secrets));
+      // A header value undici refuses (a newline in it…) fails the same way on every retry.
+      const permanent = (error as { code?: string }).code === "UND_ERR_INVALID_ARG";
+      throw new DeliveryError(redact(`${shown}: ${describeFailure(error, options.signal)}`, secrets), { permanent });
     }
     const location = response.headers.location;
     if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === "string") {
