@@ -11,6 +11,22 @@ import { startCommand } from "./commands/start.js";
 const program = new Command("pg-job-notifier")
   .description("Job notifications decided by PostgreSQL triggers, delivered by a small service.")
   .option("--verbose", "print stack traces with errors")
+  .addHelpText(
+    "after",
+    `
+Examples (each command's --help has more):
+  pg-job-notifier migrate                        apply the schema to DATABASE_URL
+  pg-job-notifier start                          embedded PostgreSQL (without DATABASE_URL) and the service
+  pg-job-notifier listen --http 127.0.0.1:9187   run the delivery service
+  pg-job-notifier explain 42                     why job 42's notifications wait, in plain words
+  pg-job-notifier templates add --name ops --type webhook \\
+      --config '{"url": "https://hooks.example.com/awx"}' --subscribe success,error
+  pg-job-notifier templates test ops             send one test message now
+  pg-job-notifier notifications list --status failed
+  pg-job-notifier notifications retry 17 18      send failed rows again
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad usage.`,
+  )
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 
