@@ -124,6 +124,8 @@ describe("web view", () => {
     expect(await row.getAttribute("data-status")).toBe("failed");
     await row.locator("details.error summary").click();
     expect(await row.locator("details.error pre").textContent()).toContain("500");
+    // The page's own stylesheet is applied (it is inserted unescaped, unlike everything else).
+    expect(await page.evaluate(() => getComputedStyle(document.body).fontFamily)).toContain("Arial");
     // Secrets of templates are masked.
     expect(await page.content()).not.toContain("hunter2");
 

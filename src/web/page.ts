@@ -1,7 +1,7 @@
 import type { JobNotification } from "../sql/listJobNotifications.js";
 import type { NotificationTotals } from "../sql/countNotificationsByStatus.js";
 import type { RecentJob } from "../sql/listRecentJobs.js";
-import { html, type SafeHtml } from "./html.js";
+import { html, SafeHtml } from "./html.js";
 
 /** The notification statuses the page filters by (notifier.notifications.status). */
 export const STATUS_FILTERS = ["pending", "successful", "failed"] as const;
@@ -36,7 +36,7 @@ export function renderPage(data: PageData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pg-job-notifier</title>
-<style>${STYLE}</style>
+<style>${new SafeHtml(STYLE)}</style>
 </head>
 <body>
 <header>
@@ -128,9 +128,10 @@ function templateRow(template: TemplateView): SafeHtml {
 </tr>`;
 }
 
+/** Trusted constant CSS (inserted unescaped). */
 const STYLE = `
 :root { --ok: #1a7f37; --bad: #cf222e; --wait: #9a6700; --muted: #57606a; --line: #d0d7de; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Liberation Sans", "DejaVu Sans", sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
 header { display: flex; align-items: center; gap: 24px; padding: 12px 24px; background: #24292f; color: #fff; }
 header h1 { font-size: 18px; margin: 0; }
 nav { display: flex; gap: 8px; }
