@@ -65,7 +65,7 @@ function parse(source: string): Template[] {
 /**
  * The job's page: `urlBase` + `/jobs/<kind>/<id>`, or, when `urlBase` contains `{id}` (and
  * optionally `{kind}`), `urlBase` with those placeholders replaced, for host systems with other
- * routes (AWX itself: `https://awx.example.com/#/jobs/{kind}/{id}`).
+ * routes (e.g. `https://ci.example.com/#/runs/{kind}/{id}/output`). Documented in docs/messages.md.
  */
 export function jobUrl(urlBase: string, job: Pick<JobSnapshot, "id" | "kind">): string {
   if (urlBase.includes("{id}")) {
