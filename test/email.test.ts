@@ -238,8 +238,11 @@ describe("rejections and timeouts", () => {
     await once(silent, "listening");
     try {
       const port = (silent.address() as net.AddressInfo).port;
-      const error = await failure(send(configuration(port), { signal: AbortSignal.timeout(300) }));
+      // A template timeout far beyond the test's: only the abort can end this.
+      const error = await failure(send(configuration(port, { timeout: 600 }), { signal: AbortSignal.timeout(300) }));
       expect(error.message).toBe(`SMTP 127.0.0.1:${port}: timed out`);
+      // and the connection is closed, so nothing can still be delivered on it
+      await Promise.all(sockets.map((socket) => (socket.closed ? undefined : once(socket, "close"))));
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();

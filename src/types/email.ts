@@ -63,16 +63,15 @@ export const email: NotificationType<EmailConfiguration> = {
     });
     const secrets = emailSecrets(config);
     try {
-      const info = await abortable(
-        transport.sendMail({
-          from: config.sender,
-          to: config.recipients,
-          subject: delivery.subject,
-          text: delivery.body ?? delivery.subject,
-          headers: { "X-Notification-Id": delivery.notificationId },
-        }),
-        delivery.signal,
-      );
+      // nodemailer closes the connection when the signal aborts: a late reply cannot still deliver.
+      const info = await transport.sendMail({
+        from: config.sender,
+        to: config.recipients,
+        subject: delivery.subject,
+        text: delivery.body ?? delivery.subject,
+        headers: { "X-Notification-Id": delivery.notificationId },
+        signal: delivery.signal,
+      });
       const rejected = (info.rejected ?? []).map(String);
       const accepted = (info.accepted ?? []).map(String);
       return {
@@ -104,14 +103,4 @@ function emailSecrets(config: EmailConfiguration): string[] {
     Buffer.from(config.password).toString("base64"),
     config.password,
   ];
-}
-
-/** Settles with `promise`, or rejects as soon as `signal` aborts (the socket closes on its timeouts). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
