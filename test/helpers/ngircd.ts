@@ -14,6 +14,8 @@ const NGIRCD = "/usr/sbin/ngircd";
 export interface IrcServer {
   host: string;
   port: number;
+  /** The TLS port, when started with a certificate. */
+  tlsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -24,13 +26,19 @@ export function ngircdInstalled(): boolean {
 /**
  * Starts a real ngircd on a free loopback port from a config written to a temporary folder
  * (`-n`: in the foreground, as a child of the test), and waits until it accepts connections.
- * `password` sets the server password clients must send with PASS. Stopped after the file's tests.
+ * `password` sets the server password clients must send with PASS; `tls` (PEM key and
+ * certificate) opens a TLS port too. Stopped after the file's tests.
  */
-export async function startIrcServer(options: { password?: string } = {}): Promise<IrcServer> {
+export async function startIrcServer(options: { password?: string; tls?: { key: string; cert: string } } = {}): Promise<IrcServer> {
   const folder = await mkdtemp(path.join(os.tmpdir(), "ngircd-"));
   // ngircd drops root privileges to "nobody", which must still read its config.
   await chmod(folder, 0o755);
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
+  if (options.tls) {
+    await writeFile(path.join(folder, "key.pem"), options.tls.key, { mode: 0o644 });
+    await writeFile(path.join(folder, "cert.pem"), options.tls.cert, { mode: 0o644 });
+  }
   const config = path.join(folder, "ngircd.conf");
   await writeFile(config, [
     "[Global]",
@@ -47,6 +55,9 @@ export async function startIrcServer(options: { password?: string } = {}): Promi
     "PAM = no",
     "Ident = no",
     "DNS = no",
+    ...(options.tls
+      ? ["[SSL]", `CertFile = ${path.join(folder, "cert.pem")}`, `KeyFile = ${path.join(folder, "key.pem")}`, `Ports = ${tlsPort}`]
+      : []),
     "",
   ].join("\n"), { mode: 0o644 });
   const output: string[] = [];
@@ -63,14 +74,14 @@ export async function startIrcServer(options: { password?: string } = {}): Promi
   };
   afterAll(stop);
   const deadline = Date.now() + 30_000;
-  while (!(await accepts(port))) {
+  while (!(await accepts(port)) || (tlsPort !== undefined && !(await accepts(tlsPort)))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`ngircd did not start on port ${port}:\n${output.join("")}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { host: "127.0.0.1", port, stop };
+  return { host: "127.0.0.1", port, tlsPort, stop };
 }
 
 async function accepts(port: number): Promise<boolean> {

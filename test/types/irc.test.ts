@@ -2,8 +2,13 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { irc, type IrcConfiguration } from "../../src/types/irc.js";
 import { DeliveryError } from "../../src/types/type.js";
+import { rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { makeDelivery } from "../helpers/delivery.js";
 import { startIrcServer, watchIrc, type IrcServer } from "../helpers/ngircd.js";
+import { selfSignedCertificate } from "../helpers/selfSignedCert.js";
+import { sendInChild } from "../helpers/sendInChild.js";
 
 // Against a real IRC server (Debian's ngircd) with real clients watching.
 let server: IrcServer;
@@ -54,11 +59,10 @@ describe("irc", () => {
     await latecomer.waitFor(1, (m) => m.text === "partial delivery");
     // The channel got it once, from the first attempt only.
     await watcher.waitFor(1, (m) => m.text === "partial delivery");
-    const confirm = await watchIrc(server, "confirm", ["#partial"]);
+    // A later message, sent after the retry finished: once it is in, anything resent would be too.
     await irc.send(makeDelivery(configuration({ targets: ["#partial"] }), { subject: "marker" }));
     await watcher.waitFor(1, (m) => m.text === "marker");
     expect(watcher.received.filter((m) => m.text === "partial delivery")).toHaveLength(1);
-    await confirm.quit();
   });
 
   it("splits long and multi-line messages into valid IRC lines", async () => {
@@ -94,6 +98,37 @@ describe("irc with a server password", () => {
     // ngircd answers ERROR (not 464), which cannot be told from other closes: retried, not permanent.
     expect((error as DeliveryError).message).toMatch(/^irc: 127\.0\.0\.1:\d+: server closed the connection: .*password/i);
     expect((error as DeliveryError).message).not.toContain("wrong-password-value");
+  });
+});
+
+describe("irc over TLS", () => {
+  let secure: IrcServer;
+  let caFile: string;
+  beforeAll(async () => {
+    const certificate = await selfSignedCertificate();
+    secure = await startIrcServer({ tls: certificate });
+    caFile = path.join(os.tmpdir(), `irc-ca-${process.pid}.pem`);
+    await writeFile(caFile, certificate.cert);
+  });
+  afterAll(() => rm(caFile, { force: true }));
+
+  it("delivers over TLS to a server whose certificate is trusted (NODE_EXTRA_CA_CERTS)", async () => {
+    const watcher = await watchIrc(secure, "tlswatch", ["#secure"]);
+    const result = await sendInChild({
+      type: "irc",
+      configuration: { server: "127.0.0.1", port: secure.tlsPort, nickname: "notifier", use_ssl: true, targets: ["#secure"] },
+      subject: "over TLS",
+      body: null,
+    }, { NODE_EXTRA_CA_CERTS: caFile });
+    expect(result).toEqual({ outcome: { recipients: "#secure", notificationsSent: 1, deliveredTargets: ["#secure"] } });
+    await watcher.waitFor(1, (m) => m.text === "over TLS");
+  });
+
+  it("refuses a certificate it does not trust", async () => {
+    const config: IrcConfiguration = { server: "127.0.0.1", port: secure.tlsPort!, nickname: "notifier", use_ssl: true, targets: ["#secure"] };
+    const error = await irc.send(makeDelivery(config)).then(() => null, (e: unknown) => e as DeliveryError);
+    expect(error).toBeInstanceOf(DeliveryError);
+    expect(error!.message).toMatch(/^irc: 127\.0\.0\.1:\d+: connection failed: .*certificate/);
   });
 });
 
