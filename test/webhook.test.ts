@@ -158,6 +158,15 @@ describe("failures", () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
+  test("the service's own abort reason is kept", async () => {
+    receiver.responder = () => new Promise(() => {});
+    const controller = new AbortController();
+    const sending = send({ url: `${receiver.url}/silent` }, { signal: controller.signal });
+    await receiver.waitForRequests(1);
+    controller.abort(new Error("timed out after 30 s"));
+    expect((await failure(sending)).message).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/silent: timed out after 30 s$/);
+  });
+
   test("a refused connection is a retryable failure", async () => {
     const error = await failure(send({ url: "http://127.0.0.1:9/closed" }));
     expect(error.message).toMatch(/^POST http:\/\/127\.0\.0\.1:9\/closed: .*ECONNREFUSED/);

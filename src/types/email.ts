@@ -1,7 +1,7 @@
 import nodemailer from "nodemailer";
 import { z } from "zod";
 import { DEFAULT_MESSAGE, DEFAULT_TEXT_BODY } from "../render/defaults.js";
-import { redact } from "./http.js";
+import { abortReason, redact } from "./http.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
 /** AWX's default SMTP timeout, in seconds, when the template sets none. */
@@ -80,9 +80,7 @@ export const email: NotificationType<EmailConfiguration> = {
         deliveredTargets: [],
       };
     } catch (error) {
-      const reason = delivery.signal.aborted
-        ? (delivery.signal.reason as Error | undefined)?.name === "TimeoutError" ? "timed out" : "aborted"
-        : ((error as Error).message ?? String(error));
+      const reason = delivery.signal.aborted ? abortReason(delivery.signal) : ((error as Error).message ?? String(error));
       throw new DeliveryError(redact(`${where}: ${reason.replace(/\s+/g, " ").trim()}`, secrets));
     } finally {
       transport.close();

@@ -250,11 +250,15 @@ async function readLimited(body: Dispatcher.ResponseData["body"]): Promise<strin
   return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BYTES).toString("utf8");
 }
 
+/** Why an attempt's signal aborted, for an error: "timed out", or the reason the service gave. */
+export function abortReason(signal: AbortSignal): string {
+  const reason = signal.reason as { name?: string; message?: string } | undefined;
+  if (reason?.name === "TimeoutError") return "timed out";
+  return reason?.message || "aborted";
+}
+
 function describeFailure(error: unknown, signal: AbortSignal): string {
-  if (signal.aborted) {
-    const reason = signal.reason as { name?: string; message?: string } | undefined;
-    return reason?.name === "TimeoutError" ? "timed out" : `aborted (${reason?.message ?? "stopped"})`;
-  }
+  if (signal.aborted) return abortReason(signal);
   const err = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = err.cause?.code ?? err.code;
   const message = err.cause?.message ?? err.message ?? String(error);
