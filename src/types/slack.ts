@@ -12,7 +12,7 @@ const configurationSchema = z.object({
   token: requiredText,
   /** Channel names or IDs; `"channel,thread_ts"` replies in that thread. */
   channels: requiredList,
-  /** With a color, the message goes in an attachment of that color (AWX). */
+  /** With a color (#rgb or #rrggbb), the message goes in an attachment of that color (AWX). */
   hex_color: z.string().nullish(),
   api_url: z.string().nullish(),
   timeout: timeoutSeconds,
@@ -42,6 +42,8 @@ export const slack: NotificationType<SlackConfiguration> = {
   async send(delivery) {
     const config = delivery.configuration;
     const endpoint = `${(config.api_url ?? SLACK_API_URL).replace(/\/+$/, "")}/chat.postMessage`;
+    // As AWX: anything but a hex color (often "") means no attachment.
+    const color = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(config.hex_color ?? "") ? config.hex_color : null;
     return deliverToEachTarget({
       type: "slack",
       targets: config.channels,
@@ -58,8 +60,8 @@ export const slack: NotificationType<SlackConfiguration> = {
           json: {
             channel,
             ...(thread ? { thread_ts: thread } : {}),
-            ...(config.hex_color
-              ? { attachments: [{ color: config.hex_color, text: delivery.subject }] }
+            ...(color
+              ? { attachments: [{ color, text: delivery.subject }] }
               : { text: delivery.subject }),
           },
           signal: delivery.signal,

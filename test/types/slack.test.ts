@@ -35,6 +35,11 @@ describe("slack", () => {
     api.requests.length = 0;
     await slack.send(makeDelivery(configuration({ hex_color: "#ff0000" }), { subject: "colored" }));
     expect(JSON.parse(api.requests[0]!.body)).toEqual({ channel: "ops", attachments: [{ color: "#ff0000", text: "colored" }] });
+
+    // As AWX, a value that is not a hex color (AWX templates often have "") means plain text.
+    api.requests.length = 0;
+    await slack.send(makeDelivery(configuration({ hex_color: "" }), { subject: "plain" }));
+    expect(JSON.parse(api.requests[0]!.body)).toEqual({ channel: "ops", text: "plain" });
   });
 
   it("treats HTTP 200 with ok: false as a failure and retries only the channels that failed", async () => {
