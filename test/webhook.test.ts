@@ -108,10 +108,12 @@ describe("redirects", () => {
   test("credentials are not sent to another origin", async () => {
     const other = await HttpReceiver.start();
     receiver.responder = () => ({ status: 307, headers: { location: `${other.url}/elsewhere` } });
-    await send({ url: `${receiver.url}/moved`, username: "hooker", password: PASSWORD, headers: { Authorization: "Bearer abc" } });
-    expect(receiver.requests[0]!.headers.authorization).toBe("Bearer abc");
+    await send({ url: `${receiver.url}/moved`, username: "hooker", password: PASSWORD, headers: { Authorization: "Bearer abc", "X-Api-Key": "k1", "X-Team": "ops" } });
+    expect(receiver.requests[0]!.headers).toMatchObject({ authorization: "Bearer abc", "x-api-key": "k1" });
     const [redirected] = other.requests;
     expect(redirected!.headers.authorization).toBeUndefined();
+    expect(redirected!.headers["x-api-key"]).toBeUndefined();
+    expect(redirected!.headers["x-team"]).toBe("ops");
     expect(redirected!.headers["idempotency-key"]).toBe("1001");
     expect(redirected!.body).toBe(BODY);
   });

@@ -67,9 +67,13 @@ export async function closeHttpPools(): Promise<void> {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
 /** Header names whose values are treated as secrets in errors and masked views. */
 export const SENSITIVE_NAME = /auth|token|key|secret|password|passwd|cookie|session|signature/i;
+
+/** Authorization, cookies, API keys…: not sent on to another origin. */
+function isCredentialHeader(name: string): boolean {
+  return name !== "idempotency-key" && SENSITIVE_NAME.test(name);
+}
 
 /**
  * Sends one HTTP request, following at most MAX_REDIRECTS redirects. Resolves with a status
@@ -114,9 +118,11 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
         throw new DeliveryError(redact(`${shown}: too many redirects (more than ${MAX_REDIRECTS})`, secrets));
       }
       const next = parseUrl(location, url);
+      next.username = "";
+      next.password = "";
       if (next.origin !== url.origin) {
         // Credentials are for the origin they were configured for, never for where it points.
-        headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name)));
+        headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredentialHeader(name)));
       }
       // As browsers and fetch: 303 becomes a GET, and so do 301/302 answering a POST.
       if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")) {
