@@ -167,7 +167,7 @@ export async function renderNotification(input: {
   }
   const context = renderContext(input.job, input.urlBase);
 
-  const render = async (part: "message" | "body", source: string): Promise<string> => {
+  const render = (part: "message" | "body", source: string): string => {
     const where = custom[part] ? `messages.${trigger}.${part}` : `default ${part}`;
     let output: string;
     try {
@@ -182,11 +182,11 @@ export async function renderNotification(input: {
     return output;
   };
 
-  const subject = (await render("message", custom.message || type.defaultMessages.message))
+  const subject = render("message", custom.message || type.defaultMessages.message)
     .replace(/\s*[\r\n]+\s*/g, " ")
     .trim();
   const bodySource = custom.body || type.defaultMessages.body;
-  const body = bodySource == null ? null : await render("body", bodySource);
+  const body = bodySource == null ? null : render("body", bodySource);
 
   if (body != null && type.bodyFormat === "json") {
     try {
