@@ -96,11 +96,14 @@ describe("service role", () => {
   });
 
   it("listens, claims with a lease, records the outcome and runs the grace", async () => {
+    // An idle service LISTENs and holds the sleep lock, so the transaction creating rows notifies.
     await service.query("listen notifier");
+    expect((await service.query("select notifier.begin_listener_sleep(5000) as held")).rows[0].held).toBe(true);
     const woken = once(service, "notification");
     const jobId = await insertJob(admin, { status: "running" });
     const [wakeUp] = await woken;
     expect(wakeUp).toMatchObject({ channel: "notifier" });
+    expect((await service.query("select notifier.end_listener_sleep() as released")).rows[0].released).toBe(true);
 
     // The delivery service's own statements, on a pool that logs in as the service's login.
     const claimed = await claimDue(servicePool, { worker: "roles-test", limit: 10, leaseSeconds: 60 });
