@@ -60,6 +60,11 @@ export class Deliverer {
   private idle: (() => void) | null = null;
   /** False after a claim or completion query failed, until one succeeds. */
   databaseReachable = true;
+  /**
+   * Told after each claim whether this process is idle (nothing claimed, queued or in flight).
+   * With the adaptive wake-up (migration 9) transactions NOTIFY only idle processes.
+   */
+  onClaimed: (idle: boolean) => void = () => {};
 
   constructor(
     private readonly db: DatabasePool,
@@ -131,6 +136,7 @@ export class Deliverer {
       // A full batch means more may be due right now.
       if (rows.length === limit) this.claimWanted = true;
       this.queue.push(...rows);
+      this.onClaimed(rows.length === 0 && this.queue.length === 0 && this.inFlight.size === 0);
     } catch (error) {
       this.databaseFailed("claim", error);
     }
@@ -202,6 +208,8 @@ export class Deliverer {
     this.inFlight.delete(row.id);
     if (outcome) this.record(row, attempt, outcome, seconds, error);
     if (this.inFlight.size === 0) this.idle?.();
+    // Look for rows created meanwhile: transactions do not NOTIFY a busy process (migration 9).
+    this.claimWanted = true;
     this.pump();
   }
 

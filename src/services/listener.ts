@@ -1,5 +1,6 @@
 import pgListen from "pg-listen";
 import type { Logger } from "../logger.js";
+import { SleepLock } from "./sleepLock.js";
 
 /** The channel notifier.wake_listeners() notifies (CONTRACT §1). */
 export const NOTIFY_CHANNEL = "notifier";
@@ -16,12 +17,17 @@ export interface ListenerConfig {
  * LISTEN notifier on a connection of its own, reconnecting forever. NOTIFY is only a hint:
  * `onWake` runs on every notification, after every (re)connection (what was sent while
  * disconnected is gone) and on a fallback timer.
+ *
+ * Adaptive wake-up (migration 9): transactions NOTIFY only while a service sleeps, so the
+ * deliverer reports after each claim whether it has anything to do; idle() takes the sleep lock
+ * (then claims once more), busy() lets it go. See SleepLock.
  */
 export class Listener {
   private readonly subscriber;
   private pollTimer: NodeJS.Timeout | null = null;
   private connected = false;
   private subscribed = false;
+  private readonly sleepLock: SleepLock;
 
   constructor(private readonly config: ListenerConfig, private readonly logger: Logger, private readonly onWake: () => void) {
     this.subscriber = pgListen.default({ connectionString: config.databaseUrl }, {
@@ -38,11 +44,24 @@ export class Listener {
       this.onWake();
     });
     this.subscriber.events.on("reconnect", (attempt) => {
+      // No NOTIFY reaches us now: let transactions stop paying for them; "connected" claims.
+      this.sleepLock.wake();
       if (this.connected) this.logger.warn("lost the LISTEN connection; reconnecting");
       this.connected = false;
       if (attempt % 10 === 0) this.logger.warn({ attempt }, "still reconnecting the LISTEN connection");
     });
     this.subscriber.events.on("error", (error) => this.logger.warn({ error: error.message }, "LISTEN connection error"));
+    this.sleepLock = new SleepLock(config.databaseUrl, logger, () => this.onWake());
+  }
+
+  /** The last claim found nothing and nothing is in flight: sleep (only while LISTEN is in effect). */
+  idle(): void {
+    if (this.listening) this.sleepLock.sleep();
+  }
+
+  /** There is work: this process claims again by itself after each send. */
+  busy(): void {
+    this.sleepLock.wake();
   }
 
   /** True while connected with LISTEN in effect. */
@@ -61,6 +80,7 @@ export class Listener {
   async stop(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.subscribed = false;
+    await this.sleepLock.close();
     await this.subscriber.close().catch(() => {});
   }
 }

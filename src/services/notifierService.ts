@@ -48,6 +48,7 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   const metrics = createMetrics(() => countBacklog(db));
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
+  deliverer.onClaimed = (idle) => (idle ? listener.idle() : listener.busy());
   const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds, graceSeconds: config.wrapupGraceSeconds }, logger);
   const isHealthy = () => listener.listening && deliverer.databaseReachable;
   let http: HttpServerHandle | null = null;
