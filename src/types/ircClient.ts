@@ -40,6 +40,8 @@ const NICK_RETRIES = 5;
 const JOIN_ERRORS = ["403", "405", "437", "471", "473", "474", "475", "476", "477"];
 /** Replies that refuse a PRIVMSG (RFC 2812 §3.3.1). */
 const PRIVMSG_ERRORS = ["401", "403", "404", "407", "411", "412", "413", "414"];
+/** The "real name" the client registers with. */
+const REALNAME = "pg-job-notifier";
 /** A PRIVMSG line must fit the 512-byte limit with the prefix the server adds when relaying. */
 const MAX_TEXT_BYTES = 400;
 
@@ -135,15 +137,22 @@ export class IrcConnection {
 
   /** Writes one command; the last parameter is sent as trailing (it may contain spaces). */
   send(command: string, ...params: string[]): void {
-    for (const param of params) {
+    // Nothing from a template may end the line or shift the parameters: no command injection.
+    params.forEach((param, index) => {
       if (/[\r\n\0]/.test(param)) throw new IrcError(`${command}: a parameter contains a line break`);
-    }
+      if (index < params.length - 1 && (param === "" || param.includes(" ") || param.startsWith(":"))) {
+        throw new IrcError(`${command}: "${param}" is not a valid IRC name`);
+      }
+    });
     const last = params.length > 0 ? ` :${params[params.length - 1]}` : "";
     const middle = params.slice(0, -1).map((param) => ` ${param}`).join("");
     this.socket.write(`${command}${middle}${last}\r\n`);
   }
 
-  /** Resolves with the next message matching `match`; register it before sending what it answers. */
+  /**
+   * Resolves with the next message matching `match`. Replies arrive in later ticks, so a waiter
+   * registered right after the command is sent (same tick) cannot miss its answer.
+   */
   next(match: (message: IrcMessage) => boolean): Promise<IrcMessage> {
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise((resolve, reject) => {
@@ -163,17 +172,16 @@ export class IrcConnection {
    * Registers (PASS, NICK, USER) and waits for the welcome (001). A nickname in use (433) is
    * retried with a numeric suffix, shortened to 9 characters if the server finds it too long (432).
    */
-  async register(options: { nickname: string; password?: string | undefined; realname?: string }): Promise<void> {
+  async register(options: { nickname: string; password?: string | undefined }): Promise<void> {
     const wanted = options.nickname;
     if (options.password) this.send("PASS", options.password);
     let candidate = wanted;
     let suffix = "";
     let inUse = 0;
     for (let retry = 0; ; retry++) {
-      const answered = this.next((m) => ["001", "432", "433", "436", "464", "465"].includes(m.command));
       this.send("NICK", candidate);
-      if (retry === 0) this.send("USER", wanted, "0", "*", options.realname ?? "pg-job-notifier");
-      const answer = await answered;
+      if (retry === 0) this.send("USER", wanted, "0", "*", REALNAME);
+      const answer = await this.next((m) => ["001", "432", "433", "436", "464", "465"].includes(m.command));
       if (answer.command === "001") {
         this.nickname = answer.params[0] ?? candidate;
         return;
@@ -202,12 +210,11 @@ export class IrcConnection {
    */
   private async confirmed(subject: string, errorNumerics: readonly string[], command: string, ...params: string[]): Promise<void> {
     const token = `confirm-${++this.pingCounter}`;
-    const answered = this.next((m) =>
-      (m.command === "PONG" && m.params[m.params.length - 1] === token) ||
-      (errorNumerics.includes(m.command) && (m.params[1] ?? "").toLowerCase() === subject.toLowerCase()));
     this.send(command, ...params);
     this.send("PING", token);
-    const answer = await answered;
+    const answer = await this.next((m) =>
+      (m.command === "PONG" && m.params[m.params.length - 1] === token) ||
+      (errorNumerics.includes(m.command) && (m.params[1] ?? "").toLowerCase() === subject.toLowerCase()));
     if (answer.command !== "PONG") {
       throw new IrcError(`${answer.command} ${answer.params[answer.params.length - 1] ?? ""}`, answer);
     }

@@ -37,7 +37,9 @@ export async function deliverToEachTarget(options: {
   }
   const reached = targets.filter((target) => delivered.includes(target));
   if (failures.length > 0) {
-    const details = failures.map(({ target, error }) => `${target}: ${(error as Error).message}`).join("; ");
+    // One line: a target with control characters is shown quoted and escaped.
+    const shown = (target: string) => (/[\x00-\x1f]/.test(target) ? JSON.stringify(target) : target);
+    const details = failures.map(({ target, error }) => `${shown(target)}: ${(error as Error).message}`).join("; ");
     throw new DeliveryError(`${options.type}: ${failures.length} of ${pending.length} targets failed: ${details}`, {
       deliveredTargets: delivered,
       permanent: failures.every(({ error }) => error instanceof DeliveryError && error.permanent),

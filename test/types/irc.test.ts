@@ -65,6 +65,18 @@ describe("irc", () => {
     expect(watcher.received.filter((m) => m.text === "partial delivery")).toHaveLength(1);
   });
 
+  it("refuses targets that would inject commands or shift parameters, delivering the others", async () => {
+    const watcher = await watchIrc(server, "guarded", ["#guarded"]);
+    const error = await irc.send(makeDelivery(configuration({ targets: ["bad\r\nQUIT :x", "#guarded", "two words"] }), { subject: "safe" }))
+      .then(() => null, (e: unknown) => e as DeliveryError);
+    expect(error!.message).toMatch(/^irc: 2 of 3 targets failed: /);
+    expect(error!.message).toContain('"bad\\r\\nQUIT :x": PRIVMSG: a parameter contains a line break');
+    expect(error!.message).not.toMatch(/[\r\n]/);
+    expect(error!.message).toContain('"two words" is not a valid IRC name');
+    expect(error!.deliveredTargets).toEqual(["#guarded"]);
+    await watcher.waitFor(1, (m) => m.text === "safe");
+  });
+
   it("splits long and multi-line messages into valid IRC lines", async () => {
     const watcher = await watchIrc(server, "longread", ["#long"]);
     const long = "x".repeat(450);
