@@ -1,11 +1,152 @@
-import type { BenchChild } from "./child.js";
+/**
+ * The delivery service's figures, with the service run as real `bin/pg-job-notifier listen`
+ * child processes against a fresh database, posting to the sink (its own process).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import pg from "pg";
+import { freePort } from "../src/embedded.js";
+import { PACKAGE_ROOT } from "../src/migrate.js";
+import { monotonicMs, type BenchChild } from "./child.js";
+import { adminQuery } from "./database.js";
+import type { SinkStats } from "./sink.js";
 
-export interface LatencyResult { p50: number; p99: number; max: number; samples: number; ratePerSecond: number }
+const CLI = path.join(PACKAGE_ROOT, "bin", "pg-job-notifier");
+/** Samples dropped at the start of the latency run (connections and caches warming up). */
+const LATENCY_WARMUP_SAMPLES = 50;
+/** The moderate steady rate of the latency run, jobs per second. */
+export const LATENCY_RATE_PER_S = 200;
 
-export async function measureLatency(_url: string, _sink: BenchChild, _sinkUrl: string, _seconds: number): Promise<LatencyResult> {
-  throw new Error("the delivery service is not available yet");
+export interface LatencyResult { p50: number; p90: number; p99: number; max: number; samples: number; ratePerSecond: number }
+
+/** One webhook template pointing at the sink, subscribed to `success` for every job. */
+async function subscribeSink(url: string, sinkUrl: string): Promise<void> {
+  await adminQuery(url, `insert into notifier.notification_templates (name, notification_type, notification_configuration)
+                         values ('sink', 'webhook', json_build_object('url', $1::text))`, [sinkUrl]);
+  await adminQuery(url, `insert into notifier.subscriptions (notification_template_id, trigger) select id, 'success' from notifier.notification_templates`);
 }
 
-export async function measureDelivery(_url: string, _sink: BenchChild, _sinkUrl: string, _backlog: number, _processes: number, _concurrency: number): Promise<number> {
-  throw new Error("the delivery service is not available yet");
+/** A `listen` process with its log level at warn (a log line per send is not what is measured). */
+async function startService(url: string, concurrency: number): Promise<ChildProcess & { stopService(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(CLI, ["listen", "--concurrency", String(concurrency), "--http", `127.0.0.1:${port}`], {
+    cwd: PACKAGE_ROOT,
+    env: { ...process.env, DATABASE_URL: url, NOTIFIER_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited (${child.exitCode}) at start`);
+    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false);
+    if (healthy) break;
+    if (Date.now() > deadline) throw new Error("the service did not become healthy within 60 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Object.assign(child, {
+    async stopService() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  });
+}
+
+async function pendingCount(url: string): Promise<number> {
+  return (await adminQuery(url, "select count(*)::int as n from notifier.notifications where status <> 'successful'")).rows[0].n;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.round(fraction * (sorted.length - 1)))]!;
+}
+
+/**
+ * Latency: jobs finish at a steady LATENCY_RATE_PER_S, each through both conditions as a host
+ * writes them (the runner's final status with wrapup_dispatched, then the callback receiver's
+ * playbook_on_stats event — every other job in the other order). The clock starts when the
+ * second COMMIT is acknowledged at the client (the transaction that creates the row) and stops
+ * when the sink has the request with that row's Idempotency-Key; both on CLOCK_MONOTONIC.
+ */
+export async function measureLatency(url: string, sink: BenchChild, sinkUrl: string, seconds: number): Promise<LatencyResult> {
+  await subscribeSink(url, sinkUrl);
+  const total = Math.round(seconds * LATENCY_RATE_PER_S);
+  const firstId = (await adminQuery(
+    url,
+    `with inserted as (
+       insert into notifier.jobs (status, name, wrapup_dispatched)
+       select 'running', 'latency ' || g, true from generate_series(1, $1::int) g returning id)
+     select min(id)::int as id from inserted`,
+    [total],
+  )).rows[0].id as number;
+  const service = await startService(url, 32);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const committedAt = new Map<number, number>();
+  try {
+    await sink.call("reset", { record: true });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let the service fall asleep
+    const finish = { name: "finish", text: "update notifier.jobs set status = 'successful' where id = $1" };
+    const wrapup = {
+      name: "wrapup",
+      text: `insert into notifier.job_events (job_id, event, event_data) values ($1, 'playbook_on_stats', '{"ok": {"web-01": 3}, "changed": {"web-02": 1}}')`,
+    };
+    const started = monotonicMs();
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / LATENCY_RATE_PER_S;
+      const wait = due - monotonicMs();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const jobId = firstId + i;
+      const [first, second] = i % 2 === 0 ? [finish, wrapup] : [wrapup, finish];
+      await client.query({ ...first, values: [jobId] });
+      await client.query({ ...second, values: [jobId] });
+      committedAt.set(jobId, monotonicMs());
+    }
+    const stats = await sink.call<SinkStats>("waitFor", { count: total, timeoutMs: 60_000 });
+    if (stats.count < total) throw new Error(`only ${stats.count} of ${total} notifications arrived within 60 s`);
+  } finally {
+    await client.end();
+    await service.stopService();
+  }
+  const arrivals = new Map(await sink.call<Array<[string, number]>>("arrivals"));
+  const rows = (await adminQuery(url, "select id::text as id, job_id::int as job from notifier.notifications order by job_id")).rows as Array<{ id: string; job: number }>;
+  const latencies = rows.slice(LATENCY_WARMUP_SAMPLES).map((row) => arrivals.get(row.id)! - committedAt.get(row.job)!).sort((a, b) => a - b);
+  if (latencies.some((latency) => !Number.isFinite(latency))) throw new Error("a notification is missing its arrival or its commit time");
+  return {
+    p50: percentile(latencies, 0.5),
+    p90: percentile(latencies, 0.9),
+    p99: percentile(latencies, 0.99),
+    max: latencies[latencies.length - 1]!,
+    samples: latencies.length,
+    ratePerSecond: LATENCY_RATE_PER_S,
+  };
+}
+
+/**
+ * Delivery rate from a backlog: `backlog` pending rows (finished jobs, one webhook each) exist
+ * before any service runs; then `processes` service processes start together. The rate is
+ * measured at the sink from the first request to the last, like the ceiling and
+ * graphile-worker's; every row must then be recorded as successful.
+ */
+export async function measureDelivery(url: string, sink: BenchChild, sinkUrl: string, backlog: number, processes: number, concurrency: number): Promise<number> {
+  await subscribeSink(url, sinkUrl);
+  await adminQuery(url, `insert into notifier.jobs (status, name, wrapup_dispatched)
+                         select 'successful', 'backlog ' || g, false from generate_series(1, $1::int) g`, [backlog]);
+  await adminQuery(url, "vacuum analyze");
+  await sink.call("reset", { record: false });
+  const services = await Promise.all(Array.from({ length: processes }, () => startService(url, concurrency)));
+  try {
+    const stats = await sink.call<SinkStats>("waitFor", { count: backlog, timeoutMs: 120_000 });
+    if (stats.count < backlog) throw new Error(`only ${stats.count} of ${backlog} rows delivered within 120 s`);
+    const deadline = Date.now() + 30_000;
+    while ((await pendingCount(url)) > 0) {
+      if (Date.now() > deadline) throw new Error("rows delivered but not all recorded as successful within 30 s");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const duplicates = (await sink.call<SinkStats>("stats")).count - backlog;
+    if (duplicates > 0) throw new Error(`${duplicates} rows were sent twice`);
+    return (stats.count - 1) / ((stats.lastMs - stats.firstMs) / 1000);
+  } finally {
+    await Promise.all(services.map((service) => service.stopService()));
+  }
 }
