@@ -40,6 +40,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const receiver = await startReceiver(print);
   const statusWriter = new pg.Client({ connectionString: options.databaseUrl, application_name: "demo status writer" });
   const wrapupWriter = new pg.Client({ connectionString: options.databaseUrl, application_name: "demo wrapup writer" });
+  const stopping = new AbortController();
+  // Ctrl-C in a terminal also reaches an embedded PostgreSQL, which may close these connections
+  // before stop() is called: stop playing, quietly.
+  for (const writer of [statusWriter, wrapupWriter]) writer.on("error", () => stopping.abort());
   try {
     await statusWriter.connect();
     await wrapupWriter.connect();
@@ -51,7 +55,6 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   print(`demo: template '${DEMO_TEMPLATE_NAME}' posts to the built-in receiver at ${receiver.url}`);
   if (options.webViewUrl) print(`demo: watch the notifications in the web view at ${options.webViewUrl}/`);
 
-  const stopping = new AbortController();
   const playing = playJobs({
     statusWriter,
     wrapupWriter,

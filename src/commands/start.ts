@@ -7,6 +7,7 @@ import { freePort, startEmbeddedPostgres, type EmbeddedServer } from "../embedde
 import { PACKAGE_ROOT, runMigrations } from "../migrate.js";
 import { startNotifierService } from "../services/notifierService.js";
 import { runUntilSignalled } from "./listen.js";
+import { startDemo } from "../demo.js";
 
 /** Where `npm start` keeps its embedded PostgreSQL (git-ignored, reused across runs). */
 export const EMBEDDED_DATA_DIR = path.join(PACKAGE_ROOT, ".data", "postgres");
@@ -24,7 +25,8 @@ export function startCommand(): Command {
   return addServiceOptions(
     new Command("start")
       .description("run everything: embedded PostgreSQL unless DATABASE_URL is set, migrations, the service with --http")
-      .addOption(databaseUrlOption()),
+      .addOption(databaseUrlOption())
+      .option("--demo", "also play demo jobs whose notifications go to a built-in receiver that prints them"),
   ).action(async (_options, command: Command) => {
     const settings = readServiceSettings(command);
     const givenUrl = command.opts<{ databaseUrl?: string }>().databaseUrl;
@@ -32,10 +34,22 @@ export function startCommand(): Command {
     try {
       const databaseUrl = embedded?.url ?? parseDatabaseUrl(givenUrl);
       await runMigrations(databaseUrl);
-      const config: ServiceConfig = { ...settings, http: settings.http ?? DEFAULT_START_HTTP, databaseUrl };
+      const wantsDemo = command.opts<{ demo?: boolean }>().demo === true;
+      // The demo's own lines tell the story; the service's per-send logs would double them.
+      const logLevel = wantsDemo && command.getOptionValueSource("logLevel") === undefined ? "warn" : settings.logLevel;
+      const config: ServiceConfig = { ...settings, logLevel, http: settings.http ?? DEFAULT_START_HTTP, databaseUrl };
       const service = await startNotifierService(config);
       process.stdout.write(banner(config, service.http?.url ?? "", embedded));
-      await runUntilSignalled(service, async () => embedded?.stop());
+      const demo = wantsDemo
+        ? await startDemo({ databaseUrl, webViewUrl: service.http?.url }).catch(async (error) => {
+            await service.stop();
+            throw error;
+          })
+        : null;
+      await runUntilSignalled(service, async () => {
+        await demo?.stop();
+        await embedded?.stop();
+      });
     } catch (error) {
       await embedded?.stop();
       throw error;
@@ -75,6 +89,7 @@ function banner(config: ServiceConfig, httpUrl: string, embedded: EmbeddedServer
     "",
     "pg-job-notifier is running",
     `  database   ${shownUrl}   (${where}, migrated)`,
+    `  web view   ${httpUrl}/`,
     `  health     ${httpUrl}/healthz`,
     `  metrics    ${httpUrl}/metrics`,
     `  try it     psql '${shownUrl}'   then insert into notifier.notification_templates, notifier.subscriptions and notifier.jobs`,
