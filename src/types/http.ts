@@ -90,13 +90,17 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
     url.username = "";
     url.password = "";
   }
-  const secrets = collectSecrets(options, basicAuth, options.url);
+  // Computed only for an error: the hot path pays nothing for it.
+  const secrets = () => collectSecrets(options, basicAuth, options.url);
+  const fail = (message: string, permanent = false): never => {
+    throw new DeliveryError(redact(message, secrets()), { permanent });
+  };
   let method: string = options.method;
   let { body, contentType } = encodeBody(options);
   let headers = buildHeaders(options, basicAuth, contentType);
 
   for (let redirects = 0; ; redirects++) {
-    const shown = `${method} ${displayUrl(url.href)}`;
+    const shown = () => `${method} ${displayUrl(url.href)}`;
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -108,14 +112,13 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
       });
     } catch (error) {
       // A header value undici refuses (a newline in it…) fails the same way on every retry.
-      const permanent = (error as { code?: string }).code === "UND_ERR_INVALID_ARG";
-      throw new DeliveryError(redact(`${shown}: ${describeFailure(error, options.signal)}`, secrets), { permanent });
+      return fail(`${shown()}: ${describeFailure(error, options.signal)}`, (error as { code?: string }).code === "UND_ERR_INVALID_ARG");
     }
     const location = response.headers.location;
     if (REDIRECT_STATUSES.has(response.statusCode) && typeof location === "string") {
       await response.body.dump().catch(() => {});
       if (redirects >= MAX_REDIRECTS) {
-        throw new DeliveryError(redact(`${shown}: too many redirects (more than ${MAX_REDIRECTS})`, secrets));
+        fail(`${shown()}: too many redirects (more than ${MAX_REDIRECTS})`);
       }
       const next = parseUrl(location, url);
       next.username = "";
@@ -137,14 +140,22 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
 
     let text: string;
     try {
-      text = await readLimited(response.body);
+      text = await readLimited(response.body, response.headers["content-length"]);
     } catch (error) {
-      throw new DeliveryError(redact(`${shown}: HTTP ${response.statusCode}, reading the response failed: ${describeFailure(error, options.signal)}`, secrets));
+      return fail(`${shown()}: HTTP ${response.statusCode}, reading the response failed: ${describeFailure(error, options.signal)}`);
     }
     if (response.statusCode >= 400) {
-      throw new DeliveryError(redact(`${shown}: HTTP ${response.statusCode}: ${excerpt(text)}`, secrets));
+      fail(`${shown()}: HTTP ${response.statusCode}: ${excerpt(text)}`);
     }
-    return { status: response.statusCode, headers: response.headers, body: text, displayUrl: displayUrl(url.href) };
+    const answeredBy = url.href;
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: text,
+      get displayUrl() {
+        return displayUrl(answeredBy);
+      },
+    };
   }
 }
 
@@ -241,7 +252,9 @@ function collectSecrets(options: HttpRequest, basicAuth: HttpRequest["basicAuth"
   return secrets.filter(Boolean).sort((a, b) => b.length - a.length);
 }
 
-async function readLimited(body: Dispatcher.ResponseData["body"]): Promise<string> {
+async function readLimited(body: Dispatcher.ResponseData["body"], contentLength: unknown): Promise<string> {
+  // The usual case, a small answer of declared length, takes undici's fast path.
+  if (typeof contentLength === "string" && Number(contentLength) <= MAX_RESPONSE_BYTES) return body.text();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
