@@ -2,7 +2,7 @@ import { once } from "node:events";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
-import { closeHttpPools, MAX_REDIRECTS } from "../src/types/http.js";
+import { closeHttpPools, httpRequest, MAX_REDIRECTS, MAX_RESPONSE_BYTES } from "../src/types/http.js";
 import { DeliveryError, type Delivery } from "../src/types/type.js";
 import { webhook, type WebhookConfiguration } from "../src/types/webhook.js";
 import { makeDelivery } from "./helpers/delivery.js";
@@ -185,6 +185,30 @@ describe("failures", () => {
     expect((await failure(send({ url: "not a url" }))).permanent).toBe(true);
     const ftp = await failure(send({ url: "ftp://127.0.0.1/x" }));
     expect(ftp).toMatchObject({ permanent: true, message: 'unsupported URL scheme "ftp:" (expected http or https)' });
+  });
+});
+
+describe("httpRequest for the other types", () => {
+  test("form bodies repeat list keys; bearer tokens; a huge answer is cut, not buffered whole", async () => {
+    receiver.responder = () => ({ status: 201, body: "y".repeat(3 * MAX_RESPONSE_BYTES) });
+    const response = await httpRequest({
+      notificationId: "9",
+      method: "POST",
+      url: `${receiver.url}/form`,
+      form: { To: ["+15550001", "+15550002"], Body: "a & b" },
+      bearerToken: "tok-123",
+      signal: AbortSignal.timeout(30_000),
+    });
+    expect(response.status).toBe(201);
+    expect(response.body.length).toBe(MAX_RESPONSE_BYTES);
+    expect(response.displayUrl).toBe(`${receiver.url}/form`);
+    const [request] = receiver.requests;
+    expect(request!.body).toBe("To=%2B15550001&To=%2B15550002&Body=a+%26+b");
+    expect(request!.headers).toMatchObject({
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: "Bearer tok-123",
+      "idempotency-key": "9",
+    });
   });
 });
 
