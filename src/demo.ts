@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { DEFAULT_REFRESH_SECONDS } from "./web/page.js";
 
 /** Settings of `start --demo`. */
 export interface DemoOptions {
@@ -53,7 +54,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     throw error;
   }
   print(`demo: template '${DEMO_TEMPLATE_NAME}' posts to the built-in receiver at ${receiver.url}`);
-  if (options.webViewUrl) print(`demo: watch the notifications in the web view at ${options.webViewUrl}/`);
+  if (options.webViewUrl) print(`demo: watch the notifications in the web view at ${options.webViewUrl}/?refresh=${DEFAULT_REFRESH_SECONDS}`);
 
   const playing = playJobs({
     statusWriter,

@@ -129,6 +129,13 @@ describe("web view", () => {
     // Secrets of templates are masked.
     expect(await page.content()).not.toContain("hunter2");
 
+    // A form posted from another site is refused.
+    const crossSite = await fetch(`${service.base}/notifications/${notificationId}/retry`, {
+      method: "POST", redirect: "manual", headers: { "sec-fetch-site": "cross-site" },
+    });
+    expect(crossSite.status).toBe(403);
+    expect(await notificationStatus(notificationId)).toBe("failed");
+
     // The retried send is held at the receiver until the test lets it through, so the page can
     // be seen while the row is pending again.
     let release!: () => void;
@@ -159,6 +166,11 @@ describe("web view", () => {
     expect(await notificationStatus(notificationId)).toBe("successful");
     await page.goto(`${service.base}/?status=failed`);
     expect(await page.locator(`li.notification[data-notification-id="${notificationId}"]`).count()).toBe(0);
+
+    // Auto-refresh is kept across the filter links.
+    await page.goto(`${service.base}/?status=failed&refresh=2`);
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute("content")).toBe("2");
+    expect(await page.locator("a.filter.all").getAttribute("href")).toBe("/?refresh=2");
     await page.close();
   });
 

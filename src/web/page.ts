@@ -22,6 +22,8 @@ export interface PageData {
   notifications: readonly JobNotification[];
   templates: readonly TemplateView[];
   status: StatusFilter | undefined;
+  /** Reload the page every this many seconds (`?refresh=`), or null. */
+  refreshSeconds: number | null;
   /** Number of jobs asked for, shown so the reader knows the list is cut. */
   limit: number;
 }
@@ -36,15 +38,17 @@ export function renderPage(data: PageData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>pg-job-notifier</title>
+${data.refreshSeconds ? html`<meta http-equiv="refresh" content="${data.refreshSeconds}">` : ""}
 <style>${new SafeHtml(STYLE)}</style>
 </head>
 <body>
 <header>
   <h1>pg-job-notifier</h1>
   <nav aria-label="Filter by notification status">
-    ${filterLink(undefined, data.status, "all", data.totals.pending + data.totals.successful + data.totals.failed)}
-    ${STATUS_FILTERS.map((status) => filterLink(status, data.status, status, data.totals[status]))}
+    ${filterLink(undefined, data, "all", data.totals.pending + data.totals.successful + data.totals.failed)}
+    ${STATUS_FILTERS.map((status) => filterLink(status, data, status, data.totals[status]))}
   </nav>
+  <a class="refresh" href="/${pageQuery(data.status, data.refreshSeconds ? null : DEFAULT_REFRESH_SECONDS)}">${data.refreshSeconds ? "stop auto-refresh" : "auto-refresh"}</a>
 </header>
 <main>
 <section>
@@ -53,9 +57,9 @@ export function renderPage(data: PageData): string {
     ? html`<p class="empty">No jobs${data.status ? html` with ${data.status} notifications` : ""} yet.</p>`
     : html`<table id="jobs">
     <thead><tr><th>Job</th><th>Status</th><th>Notifications</th></tr></thead>
-    <tbody>${data.jobs.map((job) => jobRow(job, byJob.get(job.jobId) ?? [], data.status))}</tbody>
+    <tbody>${data.jobs.map((job) => jobRow(job, byJob.get(job.jobId) ?? [], data))}</tbody>
   </table>
-  <p class="note">The newest ${data.limit} jobs at most. Reload to refresh.</p>`}
+  <p class="note">The newest ${data.limit} jobs at most.${data.refreshSeconds ? html` Refreshed every ${data.refreshSeconds} s.` : " Reload to refresh."}</p>`}
 </section>
 <section>
   <h2>Templates</h2>
@@ -72,29 +76,42 @@ export function renderPage(data: PageData): string {
 `.text;
 }
 
-function filterLink(status: StatusFilter | undefined, current: StatusFilter | undefined, label: string, count: number): SafeHtml {
-  const href = status ? `/?status=${status}` : "/";
-  return html`<a href="${href}" class="filter ${status ?? "all"}"${status === current ? html` aria-current="page"` : ""}>${label} <b>${count}</b></a>`;
+/** Seconds between reloads when the reader turns auto-refresh on. */
+export const DEFAULT_REFRESH_SECONDS = 3;
+
+/** The query string that keeps the page's filter and refresh ("" when neither is set). */
+export function pageQuery(status: StatusFilter | undefined, refreshSeconds: number | null): string {
+  const query = new URLSearchParams();
+  if (status) query.set("status", status);
+  if (refreshSeconds) query.set("refresh", String(refreshSeconds));
+  const text = query.toString();
+  return text ? `?${text}` : "";
 }
 
-function jobRow(job: RecentJob, rows: readonly JobNotification[], status: StatusFilter | undefined): SafeHtml {
+function filterLink(status: StatusFilter | undefined, data: PageData, label: string, count: number): SafeHtml {
+  const href = `/${pageQuery(status, data.refreshSeconds)}`;
+  return html`<a href="${href}" class="filter ${status ?? "all"}"${status === data.status ? html` aria-current="page"` : ""}>${label} <b>${count}</b></a>`;
+}
+
+function jobRow(job: RecentJob, rows: readonly JobNotification[], data: PageData): SafeHtml {
+  const status = data.status;
   return html`<tr class="job" data-job-id="${job.jobId}">
   <td><span class="id">#${job.jobId}</span> ${job.name || html`<i>unnamed</i>`}<div class="kind">${job.kind}</div></td>
   <td><span class="job-status ${job.status}">${job.status}</span>${job.waitingFor ? html`<div class="waiting">final waits for ${job.waitingFor}</div>` : ""}</td>
   <td>
     <div class="counts">${STATUS_FILTERS.filter((s) => job[s] > 0).map((s) => html`<span class="count ${s}">${job[s]} ${s}</span>`)}${job.pending + job.successful + job.failed === 0 ? html`<span class="none">none${status ? "" : " yet"}</span>` : ""}</div>
-    ${rows.length > 0 ? html`<ul class="notifications">${rows.map((row) => notificationItem(row, status))}</ul>` : ""}
+    ${rows.length > 0 ? html`<ul class="notifications">${rows.map((row) => notificationItem(row, data))}</ul>` : ""}
   </td>
 </tr>`;
 }
 
-function notificationItem(row: JobNotification, filter: StatusFilter | undefined): SafeHtml {
+function notificationItem(row: JobNotification, data: PageData): SafeHtml {
   return html`<li class="notification ${row.status}" data-notification-id="${row.id}" data-status="${row.status}">
   <span class="trigger">${row.trigger}</span> → ${row.templateName} <span class="type">(${row.notificationType})</span>
   <span class="status ${row.status}">${row.status}</span>
   <span class="detail">${detail(row)}</span>
   ${row.status === "failed"
-    ? html`<form method="post" action="/notifications/${row.id}/retry${filter ? `?status=${filter}` : ""}"><button type="submit" class="retry">Retry</button></form>`
+    ? html`<form method="post" action="/notifications/${row.id}/retry${pageQuery(data.status, data.refreshSeconds)}"><button type="submit" class="retry">Retry</button></form>`
     : ""}
   ${row.error
     ? html`<details class="error"><summary title="${row.error}">${firstLine(row.error)}</summary><pre>${row.error}</pre></details>`
@@ -135,6 +152,7 @@ body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Aria
 header { display: flex; align-items: center; gap: 24px; padding: 12px 24px; background: #24292f; color: #fff; }
 header h1 { font-size: 18px; margin: 0; }
 nav { display: flex; gap: 8px; }
+.refresh { margin-left: auto; color: #d0d7de; font-size: 13px; }
 .filter { color: #fff; text-decoration: none; padding: 3px 10px; border-radius: 12px; border: 1px solid #57606a; }
 .filter[aria-current] { background: #fff; color: #24292f; }
 main { padding: 8px 24px 24px; }

@@ -6,11 +6,12 @@ import { listRecentJobs } from "../sql/listRecentJobs.js";
 import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
 import { retryNotifications } from "../sql/retryNotifications.js";
 import { maskSecrets } from "../types/index.js";
-import { renderPage, STATUS_FILTERS, type StatusFilter } from "./page.js";
+import { pageQuery, renderPage, STATUS_FILTERS, type StatusFilter } from "./page.js";
 
 /** How many of the newest jobs the page lists when the URL does not say. */
 export const DEFAULT_JOB_LIMIT = 50;
 const MAX_JOB_LIMIT = 500;
+const MAX_REFRESH_SECONDS = 3600;
 
 /** Settings of the web view. */
 export interface WebViewOptions {
@@ -24,7 +25,8 @@ export interface WebViewOptions {
 export type WebViewHandler = (request: http.IncomingMessage, response: http.ServerResponse) => Promise<boolean>;
 
 /**
- * The web view: `GET /` (recent jobs and their notifications, `?status=` filter, the templates)
+ * The web view: `GET /` (recent jobs and their notifications, the templates; `?status=` filters,
+ * `?refresh=N` reloads every N seconds, `?limit=N` lists more or fewer jobs)
  * and `POST /notifications/ID/retry` (a failed row back to pending, then back to the page).
  * Access control (loopback or token) is the HTTP server's, applied before this runs.
  */
@@ -61,6 +63,7 @@ async function servePage(options: WebViewOptions, url: URL, response: http.Serve
     jobs,
     notifications,
     status,
+    refreshSeconds: refreshSeconds(url),
     limit,
     templates: templates.map((template) => ({
       id: template.id,
@@ -94,9 +97,13 @@ async function serveRetry(
     return;
   }
   await retryNotifications(options.db, [id]);
-  const status = statusFilter(url.searchParams.get("status"));
-  response.writeHead(303, { location: status ? `/?status=${status}` : "/" });
+  response.writeHead(303, { location: `/${pageQuery(statusFilter(url.searchParams.get("status")), refreshSeconds(url))}` });
   response.end();
+}
+
+function refreshSeconds(url: URL): number | null {
+  const seconds = Number(url.searchParams.get("refresh"));
+  return Number.isSafeInteger(seconds) && seconds > 0 ? Math.min(seconds, MAX_REFRESH_SECONDS) : null;
 }
 
 function statusFilter(value: string | null): StatusFilter | undefined {
