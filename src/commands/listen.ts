@@ -17,7 +17,8 @@ export function listenCommand(): Command {
   return addServiceOptions(
     new Command("listen")
       .description("run the delivery service until SIGINT/SIGTERM")
-      .addOption(databaseUrlOption()),
+      .addOption(databaseUrlOption())
+      .exitOverride(),
   )
     .addHelpText("after", "\nExample:\n  DATABASE_URL=postgres://notifier@db/awx pg-job-notifier listen --concurrency 32 --http 0.0.0.0:9187")
     .action(async (_options, command: Command) => {

