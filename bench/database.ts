@@ -12,6 +12,9 @@ import { parseDatabaseUrl, withDatabase } from "../src/databaseUrl.js";
 import { startEmbeddedPostgres } from "../src/embedded.js";
 import { runMigrations } from "../src/migrate.js";
 
+/** `--pg-stat-statements`: print the costliest statements of each service phase (embedded server only). */
+export const STATEMENT_STATS = process.argv.includes("--pg-stat-statements");
+
 export interface BenchServer {
   /** A superuser (or CREATEDB) connection string on the server. */
   adminUrl: string;
@@ -31,7 +34,11 @@ export async function openBenchServer(): Promise<BenchServer> {
     const folder = await mkdtemp(path.join(os.tmpdir(), "pg-job-notifier-bench-"));
     // Only the connection limit differs from the defaults: 16 writers, service pools and
     // graphile-worker may be connected at once.
-    const server = await startEmbeddedPostgres({ dataDir: path.join(folder, "data"), persistent: false, settings: { max_connections: 300 } });
+    const server = await startEmbeddedPostgres({
+      dataDir: path.join(folder, "data"),
+      persistent: false,
+      settings: { max_connections: 300, ...(STATEMENT_STATS ? { shared_preload_libraries: "pg_stat_statements" } : {}) },
+    });
     adminUrl = server.url;
     stopServer = async () => {
       await server.stop();
@@ -51,6 +58,7 @@ export async function openBenchServer(): Promise<BenchServer> {
         await adminQuery(adminUrl, `create database ${template}`);
         created.push(template);
         await runMigrations(withDatabase(adminUrl, template));
+        if (STATEMENT_STATS) await adminQuery(withDatabase(adminUrl, template), "create extension pg_stat_statements");
       })();
       await templateReady;
       const name = `${prefix}_${phase}`;
@@ -108,4 +116,23 @@ export async function describeMachine(url: string): Promise<Record<string, unkno
     synchronous_commit: row.synchronous_commit,
     shared_buffers: row.shared_buffers,
   };
+}
+
+/** With --pg-stat-statements: forgets what was recorded so far (call before a phase). */
+export async function resetStatementStats(url: string): Promise<void> {
+  if (STATEMENT_STATS) await adminQuery(url, "select pg_stat_statements_reset()");
+}
+
+/** With --pg-stat-statements: prints the statements that took the most time in `url`'s database. */
+export async function printStatementStats(url: string, title: string): Promise<void> {
+  if (!STATEMENT_STATS) return;
+  const { rows } = await adminQuery(
+    url,
+    `select calls, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 3) as mean_ms, rows,
+            regexp_replace(left(query, 110), '\\s+', ' ', 'g') as query
+       from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+      order by total_exec_time desc limit 12`,
+  );
+  process.stderr.write(`\n${title}: top statements by total time\n`);
+  for (const row of rows) process.stderr.write(`${String(row.total_ms).padStart(7)} ms ${String(row.calls).padStart(7)} calls ${String(row.mean_ms).padStart(8)} ms/call ${String(row.rows).padStart(7)} rows  ${row.query}\n`);
 }

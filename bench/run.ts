@@ -14,6 +14,8 @@ import { measureNotifyingTransitions, measureOrdinaryWrites, WRITE_CLIENTS } fro
 import { measureDelivery, measureLatency } from "./service.js";
 
 const quick = process.argv.includes("--quick");
+/** `--only ceiling,delivery`: run only the phases whose names contain one of these words. */
+const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
 /** Requests in flight for the plain client and for graphile-worker (and the service's --concurrency). */
 export const HTTP_CONCURRENCY = 32;
 
@@ -36,6 +38,7 @@ const rate = (value: number) => `${Math.round(value).toLocaleString("en-US")}/s`
 const times = (value: number) => `${value.toFixed(2)}×`;
 
 async function phase<T>(name: string, body: () => Promise<T>): Promise<T | undefined> {
+  if (only && !only.some((word) => name.includes(word))) return undefined;
   const started = performance.now();
   process.stderr.write(`bench: ${name}…`);
   try {

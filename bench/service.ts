@@ -9,7 +9,7 @@ import pg from "pg";
 import { freePort } from "../src/embedded.js";
 import { PACKAGE_ROOT } from "../src/migrate.js";
 import { monotonicMs, type BenchChild } from "./child.js";
-import { adminQuery } from "./database.js";
+import { adminQuery, printStatementStats, resetStatementStats } from "./database.js";
 import type { SinkStats } from "./sink.js";
 
 const CLI = path.join(PACKAGE_ROOT, "bin", "pg-job-notifier");
@@ -30,7 +30,9 @@ async function subscribeSink(url: string, sinkUrl: string): Promise<void> {
 /** A `listen` process with its log level at warn (a log line per send is not what is measured). */
 async function startService(url: string, concurrency: number): Promise<ChildProcess & { stopService(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn(CLI, ["listen", "--concurrency", String(concurrency), "--http", `127.0.0.1:${port}`], {
+  // `npm run bench -- --cpu-prof`: a V8 CPU profile of each service process (bench/profiles).
+  const profile = process.argv.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(PACKAGE_ROOT, "bench", "profiles")}`] : [];
+  const child = spawn(process.execPath, [...profile, CLI, "listen", "--concurrency", String(concurrency), "--http", `127.0.0.1:${port}`], {
     cwd: PACKAGE_ROOT,
     env: { ...process.env, DATABASE_URL: url, NOTIFIER_LOG_LEVEL: "warn" },
     stdio: ["ignore", "inherit", "inherit"],
@@ -134,6 +136,7 @@ export async function measureDelivery(url: string, sink: BenchChild, sinkUrl: st
                          select 'successful', 'backlog ' || g, false from generate_series(1, $1::int) g`, [backlog]);
   await adminQuery(url, "vacuum analyze");
   await sink.call("reset", { record: false });
+  await resetStatementStats(url);
   const services = await Promise.all(Array.from({ length: processes }, () => startService(url, concurrency)));
   try {
     const stats = await sink.call<SinkStats>("waitFor", { count: backlog, timeoutMs: 120_000 });
@@ -145,6 +148,7 @@ export async function measureDelivery(url: string, sink: BenchChild, sinkUrl: st
     }
     const duplicates = (await sink.call<SinkStats>("stats")).count - backlog;
     if (duplicates > 0) throw new Error(`${duplicates} rows were sent twice`);
+    await printStatementStats(url, `delivery, ${processes} process(es)`);
     return (stats.count - 1) / ((stats.lastMs - stats.firstMs) / 1000);
   } finally {
     await Promise.all(services.map((service) => service.stopService()));
