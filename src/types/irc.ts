@@ -37,6 +37,7 @@ export const irc: NotificationType<IrcConfiguration> = {
   async send(delivery) {
     const config = delivery.configuration;
     const where = `${config.server}:${config.port}`;
+    // Every target already has it (an earlier attempt got them all): report that, connect to nothing.
     if (pendingTargets(config.targets, delivery.deliveredTargets).length === 0) {
       return deliverToEachTarget({ type: "irc", targets: config.targets, delivery, send: async () => {} });
     }

@@ -163,6 +163,12 @@ describe("irc against a server that never answers", () => {
     expect((error as DeliveryError).permanent).toBe(false);
   });
 
+  it("does not connect at all when an earlier attempt reached every target", async () => {
+    const { port } = silent.address() as net.AddressInfo;
+    const outcome = await irc.send(makeDelivery({ server: "127.0.0.1", port, nickname: "n", targets: ["#x", "bob"] }, { deliveredTargets: ["bob", "#x"] }));
+    expect(outcome).toEqual({ recipients: "#x, bob", notificationsSent: 2, deliveredTargets: ["bob", "#x"] });
+  });
+
   it("reports a refused connection as retryable", async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
