@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./helpers/cli.js";
+import { runCli as runProcess } from "./helpers/service.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { insertJob, notificationsOf, saveStatsEvent, setStatus } from "./helpers/jobs.js";
 
@@ -11,14 +11,17 @@ const PASSWORD = "hunter2-do-not-print";
 let url: string;
 let db: pg.Client;
 
+/** Runs the real bin/pg-job-notifier against this file's database. */
+const cli = (args: string[], env: Record<string, string> = {}) => runProcess(args, { DATABASE_URL: url, ...env });
+
 async function explainJson(jobId: number, env: Record<string, string> = {}) {
-  const result = await runCli(url, ["explain", String(jobId), "--json"], env);
+  const result = await cli(["explain", String(jobId), "--json"], env);
   expect(result).toMatchObject({ code: 0, stderr: "" });
   return JSON.parse(result.stdout);
 }
 
 async function explainText(jobId: number, env: Record<string, string> = {}): Promise<string> {
-  const result = await runCli(url, ["explain", String(jobId)], env);
+  const result = await cli(["explain", String(jobId)], env);
   expect(result).toMatchObject({ code: 0, stderr: "" });
   return result.stdout;
 }
@@ -140,7 +143,7 @@ describe("explain", () => {
   it("masks the templates' secrets in text and JSON", async () => {
     const jobId = await insertJob(db, { name: "secretive", status: "running" });
     const text = await explainText(jobId);
-    const json = await runCli(url, ["explain", String(jobId), "--json"]);
+    const json = await cli(["explain", String(jobId), "--json"]);
     for (const output of [text, json.stdout]) {
       expect(output).toContain("ops-hook");
       expect(output).toContain("********");
@@ -154,9 +157,9 @@ describe("explain", () => {
   });
 
   it("an unknown job: one line, exit 1", async () => {
-    const result = await runCli(url, ["explain", "999999"]);
+    const result = await cli(["explain", "999999"]);
     expect(result).toEqual({ code: 1, stdout: "", stderr: "pg-job-notifier: job 999999 not found in notifier.jobs\n" });
-    const verbose = await runCli(url, ["--verbose", "explain", "999999"]);
+    const verbose = await cli(["--verbose", "explain", "999999"]);
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/not found in notifier\.jobs\n\s+at /);
   });
@@ -170,7 +173,7 @@ describe("explain", () => {
       [["explain", "1"], { DATABASE_URL: "mysql://root:pw@localhost/x" }, /DATABASE_URL must be a postgres:\/\//],
     ];
     for (const [args, env, message] of cases) {
-      const result = await runCli(url, args, env);
+      const result = await cli(args, env);
       expect(result.code, args.join(" ")).toBe(2);
       expect(result.stderr).toMatch(message);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);

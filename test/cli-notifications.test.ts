@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./helpers/cli.js";
+import { runCli as runProcess } from "./helpers/service.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { addTemplate, insertJob, notificationsOf, setStatus } from "./helpers/jobs.js";
 
@@ -8,6 +8,9 @@ import { addTemplate, insertJob, notificationsOf, setStatus } from "./helpers/jo
 
 let url: string;
 let db: pg.Client;
+
+/** Runs the real bin/pg-job-notifier against this file's database. */
+const cli = (args: string[], env: Record<string, string> = {}) => runProcess(args, { DATABASE_URL: url, ...env });
 let firstJob: number;
 let secondJob: number;
 let failedId: number;
@@ -34,31 +37,31 @@ beforeAll(async () => {
 
 describe("notifications list", () => {
   it("lists rows newest first, filtered by status, job and limit", async () => {
-    const all = await runCli(url, ["notifications", "list"]);
+    const all = await cli(["notifications", "list"]);
     expect(all.code).toBe(0);
     const ids = all.stdout.trim().split("\n").slice(1).map((line) => Number(line.split(/\s+/)[0]));
     expect(ids).toHaveLength(3);
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
 
-    const failed = await runCli(url, ["notifications", "list", "--status", "failed"]);
+    const failed = await cli(["notifications", "list", "--status", "failed"]);
     const failedLines = failed.stdout.trim().split("\n");
     expect(failedLines[0]).toMatch(/^ID\s+JOB\s+TRIGGER\s+TEMPLATE\s+TYPE\s+STATUS\s+ATTEMPTS/);
     expect(failedLines.slice(1)).toHaveLength(1);
     expect(failedLines[1]).toMatch(new RegExp(`^${failedId}\\s+${firstJob}\\s+error\\s+ops-hook\\s+webhook\\s+failed\\s+5\\s+.*ECONNREFUSED`));
 
-    const ofJob = JSON.parse((await runCli(url, ["notifications", "list", "--job", String(secondJob), "--json"])).stdout);
+    const ofJob = JSON.parse((await cli(["notifications", "list", "--job", String(secondJob), "--json"])).stdout);
     expect(ofJob).toMatchObject([{ jobId: secondJob, trigger: "started", status: "pending", attempts: 0, nextAttemptAt: expect.any(String) }]);
 
-    const limited = JSON.parse((await runCli(url, ["notifications", "list", "--limit", "1", "--json"])).stdout);
+    const limited = JSON.parse((await cli(["notifications", "list", "--limit", "1", "--json"])).stdout);
     expect(limited).toHaveLength(1);
 
-    const none = await runCli(url, ["notifications", "list", "--job", "999999"]);
+    const none = await cli(["notifications", "list", "--job", "999999"]);
     expect(none).toEqual({ code: 0, stdout: "no notifications\n", stderr: "" });
   });
 
   it("bad filters are exit 2", async () => {
     for (const args of [["--status", "sent"], ["--job", "x"], ["--limit", "0"]]) {
-      const result = await runCli(url, ["notifications", "list", ...args]);
+      const result = await cli(["notifications", "list", ...args]);
       expect(result.code, args.join(" ")).toBe(2);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
     }
@@ -67,7 +70,7 @@ describe("notifications list", () => {
 
 describe("notifications retry", () => {
   it("puts a failed row back to pending, attempts reset and due now", async () => {
-    const result = await runCli(url, ["notifications", "retry", String(failedId)]);
+    const result = await cli(["notifications", "retry", String(failedId)]);
     expect(result).toEqual({ code: 0, stderr: "", stdout: `back to pending: ${failedId}\n` });
     const { rows } = await db.query(
       "select status, attempts, run_at <= now() as due, locked_by from notifier.notifications where id = $1",
@@ -77,13 +80,13 @@ describe("notifications retry", () => {
   });
 
   it("refuses rows that are not failed, naming them: exit 1; bad ids: exit 2", async () => {
-    const result = await runCli(url, ["notifications", "retry", String(sentId), "999999"]);
+    const result = await cli(["notifications", "retry", String(sentId), "999999"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`pg-job-notifier: not retried (not failed, or no such notification): ${sentId}, 999999\n`);
     const { rows } = await db.query("select status from notifier.notifications where id = $1", [sentId]);
     expect(rows[0].status).toBe("successful");
 
-    expect((await runCli(url, ["notifications", "retry", "abc"])).code).toBe(2);
-    expect((await runCli(url, ["notifications", "retry"])).code).toBe(2);
+    expect((await cli(["notifications", "retry", "abc"])).code).toBe(2);
+    expect((await cli(["notifications", "retry"])).code).toBe(2);
   });
 });

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./helpers/cli.js";
+import { runCli as runProcess } from "./helpers/service.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 
@@ -13,6 +13,9 @@ const PASSWORD = "hunter2-do-not-print";
 
 let url: string;
 let db: pg.Client;
+
+/** Runs the real bin/pg-job-notifier against this file's database. */
+const cli = (args: string[], env: Record<string, string> = {}) => runProcess(args, { DATABASE_URL: url, ...env });
 let folder: string;
 
 async function templateCount(): Promise<number> {
@@ -29,7 +32,7 @@ beforeAll(async () => {
 
 describe("templates add", () => {
   it("adds a template from flags with its scoped subscriptions", async () => {
-    const result = await runCli(url, [
+    const result = await cli([
       "templates", "add", "--name", "ops-hook", "--type", "webhook",
       "--config", JSON.stringify({ url: "http://127.0.0.1:9/hook", username: "ops", password: PASSWORD }),
       "--messages", JSON.stringify({ error: { message: "{{ job.name }} broke" } }),
@@ -61,7 +64,7 @@ describe("templates add", () => {
       subscribe: ["success"],
       job_template_id: 12,
     }));
-    const result = await runCli(url, ["templates", "add", "--file", file, "--name", "mail-ops"]);
+    const result = await cli(["templates", "add", "--file", file, "--name", "mail-ops"]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
     const { rows } = await db.query(
       `select t.notification_type, s.trigger, s.job_template_id::int from notifier.notification_templates t
@@ -84,7 +87,7 @@ describe("templates add", () => {
       [["--type", "fax", "--config", "{}"], "--type"],
     ];
     for (const [flags, message] of cases) {
-      const result = await runCli(url, ["templates", "add", "--name", "bad", ...flags]);
+      const result = await cli(["templates", "add", "--name", "bad", ...flags]);
       expect(result.code, flags.join(" ")).toBe(2);
       expect(result.stderr).toContain(message);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
@@ -94,27 +97,27 @@ describe("templates add", () => {
   });
 
   it("refuses a duplicate name: exit 1", async () => {
-    const result = await runCli(url, ["templates", "add", "--name", "ops-hook", "--type", "webhook", "--config", '{"url": "http://127.0.0.1:9/"}']);
+    const result = await cli(["templates", "add", "--name", "ops-hook", "--type", "webhook", "--config", '{"url": "http://127.0.0.1:9/"}']);
     expect(result).toEqual({ code: 1, stdout: "", stderr: 'pg-job-notifier: template "ops-hook" already exists\n' });
   });
 });
 
 describe("templates list and show", () => {
   it("lists templates with their triggers, secrets masked", async () => {
-    const text = await runCli(url, ["templates", "list"]);
+    const text = await cli(["templates", "list"]);
     expect(text.code).toBe(0);
     const line = text.stdout.split("\n").find((candidate) => candidate.includes("ops-hook"));
     expect(line).toMatch(/^\d+\s+ops-hook\s+webhook\s+started,error\s+\{/);
     expect(line).toContain('"password":"********"');
     expect(text.stdout).toContain("mail-ops");
-    const json = await runCli(url, ["templates", "list", "--json"]);
+    const json = await cli(["templates", "list", "--json"]);
     for (const output of [text.stdout, json.stdout]) expect(output).not.toContain(PASSWORD);
     const listed = JSON.parse(json.stdout);
     expect(listed.find((t: { name: string }) => t.name === "mail-ops").configuration.password).toBe("********");
   });
 
   it("shows one template with subscriptions and messages, secrets masked", async () => {
-    const result = await runCli(url, ["templates", "show", "ops-hook"]);
+    const result = await cli(["templates", "show", "ops-hook"]);
     expect(result.code).toBe(0);
     expect(result.stdout).not.toContain(PASSWORD);
     expect(JSON.parse(result.stdout)).toMatchObject({
@@ -127,7 +130,7 @@ describe("templates list and show", () => {
         { trigger: "error", job_template_id: null, organization_id: 7 },
       ],
     });
-    const missing = await runCli(url, ["templates", "show", "nope"]);
+    const missing = await cli(["templates", "show", "nope"]);
     expect(missing).toEqual({ code: 1, stdout: "", stderr: 'pg-job-notifier: template "nope" not found\n' });
   });
 });
@@ -135,12 +138,12 @@ describe("templates list and show", () => {
 describe("templates test", () => {
   it("sends one message now to a real receiver and prints where it went", async () => {
     const receiver = await HttpReceiver.start();
-    await runCli(url, [
+    await cli([
       "templates", "add", "--name", "live-hook", "--type", "webhook",
       "--config", JSON.stringify({ url: `${receiver.url}/hooks/awx`, username: "ops", password: PASSWORD }),
       "--messages", JSON.stringify({ error: { body: '{"text": {{ job.name | json }}, "status": "{{ job.status }}"}' } }),
     ]);
-    const result = await runCli(url, ["templates", "test", "live-hook", "--trigger", "error"]);
+    const result = await cli(["templates", "test", "live-hook", "--trigger", "error"]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(`test message from template "live-hook" sent to ${receiver.url}/hooks/awx\n`);
@@ -154,7 +157,7 @@ describe("templates test", () => {
     expect(rows[0].n).toBe(0);
 
     receiver.responder = () => ({ status: 500, body: `upstream rejected ${PASSWORD}` });
-    const failed = await runCli(url, ["templates", "test", "live-hook"]);
+    const failed = await cli(["templates", "test", "live-hook"]);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^pg-job-notifier: test of template "live-hook" failed: .*500/);
     expect(failed.stderr.trim().split("\n")).toHaveLength(1);
@@ -162,7 +165,7 @@ describe("templates test", () => {
   });
 
   it("fails with exit 1 when the receiver is unreachable", async () => {
-    const result = await runCli(url, ["templates", "test", "ops-hook"]);
+    const result = await cli(["templates", "test", "ops-hook"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/test of template "ops-hook" failed: .*127\.0\.0\.1:9/);
     expect(result.stderr).not.toContain(PASSWORD);
@@ -171,11 +174,11 @@ describe("templates test", () => {
 
 describe("templates remove", () => {
   it("removes a template with its subscriptions; an unknown name is exit 1", async () => {
-    const result = await runCli(url, ["templates", "remove", "mail-ops"]);
+    const result = await cli(["templates", "remove", "mail-ops"]);
     expect(result).toEqual({ code: 0, stderr: "", stdout: 'template "mail-ops" removed (with 0 notification rows)\n' });
     const { rows } = await db.query("select count(*)::int as n from notifier.notification_templates where name = 'mail-ops'");
     expect(rows[0].n).toBe(0);
-    const again = await runCli(url, ["templates", "remove", "mail-ops"]);
+    const again = await cli(["templates", "remove", "mail-ops"]);
     expect(again).toEqual({ code: 1, stdout: "", stderr: 'pg-job-notifier: template "mail-ops" not found\n' });
   });
 });

@@ -9,11 +9,15 @@ import { claimDue } from "../src/sql/claimDue.js";
 import { expireWrapups } from "../src/sql/expireWrapups.js";
 import { markSent } from "../src/sql/markSent.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
+import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
+import { addWebhook, ServiceProcess } from "./helpers/service.js";
 
 // Migration 000008: with nothing but its group role, each kind of user can do its job and no more.
 
 const INSUFFICIENT_PRIVILEGE = "42501";
+/** The live-service test's jobs, kept apart from the other tests' rows by their job template. */
+const LIVE_JOB_TEMPLATE = 4242;
 
 let url: string;
 let admin: pg.Client;
@@ -125,6 +129,37 @@ describe("service role", () => {
     ]);
     const state = await service.query("select waiting_for from notifier.job_notification_state where job_id = $1", [jobId]);
     expect(state.rows[0].waiting_for).toBeNull();
+  });
+
+  it("runs the real delivery service: sends started, and the final row the grace fires", async () => {
+    const receiver = await HttpReceiver.start();
+    await addWebhook(admin, "roles-live", { url: `${receiver.url}/hook` }, { jobTemplateId: LIVE_JOB_TEMPLATE });
+    const process = await ServiceProcess.start({ databaseUrl: urlOf(service), env: { NOTIFIER_WRAPUP_GRACE: "1" } });
+    const host = await loginAs("notifier_host");
+    const jobId = await insertJob(host, { name: "roles-live", status: "running", job_template_id: LIVE_JOB_TEMPLATE });
+    await host.query("update notifier.jobs set status = 'successful', wrapup_dispatched = true where id = $1", [jobId]);
+
+    const requests = await receiver.waitForRequests(2);
+    expect(requests.map((request) => JSON.parse(request.body).status)).toEqual(["running", "successful"]);
+    // The outcome is recorded just after the response: poll for it.
+    const recorded = async () =>
+      (await admin.query(
+        `select n.trigger, n.status, n.job_snapshot ->> 'wrapup_expired_at' is not null as by_grace
+           from notifier.notifications n join notifier.notification_templates t on t.id = n.notification_template_id
+          where n.job_id = $1 and t.name = 'roles-live' order by n.id`,
+        [jobId],
+      )).rows;
+    const deadline = Date.now() + 30_000;
+    while ((await recorded()).some((row) => row.status !== "successful") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await recorded()).toEqual([
+      { trigger: "started", status: "successful", by_grace: false },
+      { trigger: "success", status: "successful", by_grace: true },
+    ]);
+    expect(process.output).not.toMatch(/permission denied/i);
+    process.kill("SIGTERM");
+    expect(await process.waitForExit()).toEqual({ code: 0, signal: null });
   });
 
   it("cannot write jobs, events or templates", async () => {
