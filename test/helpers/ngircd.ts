@@ -19,7 +19,7 @@ export interface IrcServer {
   stop(): Promise<void>;
 }
 
-export function ngircdInstalled(): boolean {
+function ngircdInstalled(): boolean {
   return spawnSync(NGIRCD, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
@@ -30,6 +30,7 @@ export function ngircdInstalled(): boolean {
  * certificate) opens a TLS port too. Stopped after the file's tests.
  */
 export async function startIrcServer(options: { password?: string; tls?: { key: string; cert: string } } = {}): Promise<IrcServer> {
+  if (!ngircdInstalled()) throw new Error(`${NGIRCD} is missing: apt-get install ngircd (.ci/run installs it)`);
   const folder = await mkdtemp(path.join(os.tmpdir(), "ngircd-"));
   // ngircd drops root privileges to "nobody", which must still read its config.
   await chmod(folder, 0o755);
