@@ -26,7 +26,7 @@ describe("one service process", () => {
     for (let i = 0; i < 20; i++) jobs.push(await runJob(db, `backlog job ${i}`, i % 4 === 0 ? "failed" : "successful", scope));
     expect((await rowsOf(db)).every((row) => row.status === "pending")).toBe(true);
 
-    service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_MAX_ATTEMPTS: "3" } });
+    service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_MAX_ATTEMPTS: "3", NOTIFIER_WRAPUP_GRACE: "1" } });
     const requests = await receiver.waitForRequests(40, to("backlog"));
     const rows = await waitUntilSettled(db);
     expect(rows.map((row) => row.status)).toEqual(rows.map(() => "successful"));
@@ -166,6 +166,23 @@ describe("one service process", () => {
       expect(row!.error).not.toContain(secret);
       expect(service.output).not.toContain(secret);
     }
+  });
+
+  it("sends the final notification of a job whose wrapup event never came, once the grace has passed", async () => {
+    const scope = newScope();
+    await addWebhook(db, "grace", { url: `${receiver.url}/grace` }, { triggers: ["success"], jobTemplateId: scope });
+    const { rows } = await db.query(
+      "insert into notifier.jobs (name, status, job_template_id, wrapup_dispatched) values ('lost wrapup', 'running', $1, true) returning id",
+      [scope],
+    );
+    const job = Number(rows[0].id);
+    await db.query("update notifier.jobs set status = 'successful' where id = $1", [job]);
+    const [request] = await receiver.waitForRequests(1, to("grace"));
+    expect(bodyOf(request!)).toMatchObject({ id: job, status: "successful", host_status_counts: null });
+    const { rows: snapshot } = await db.query(
+      "select job_snapshot->>'wrapup_expired_at' as expired from notifier.notifications where job_id = $1", [job]);
+    expect(snapshot[0].expired).not.toBeNull();
+    await service.waitForLog((log) => log.msg.startsWith("wrapup grace expired"));
   });
 
   it("serves /healthz and /metrics", async () => {
