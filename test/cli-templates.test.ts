@@ -71,6 +71,13 @@ describe("templates add", () => {
          join notifier.subscriptions s on s.notification_template_id = t.id where t.name = 'mail-ops'`,
     );
     expect(rows).toEqual([{ notification_type: "email", trigger: "success", job_template_id: 12 }]);
+
+    const configFile = path.join(folder, "hook-config.json");
+    await writeFile(configFile, JSON.stringify({ url: "http://127.0.0.1:9/from-file", password: PASSWORD }));
+    const fromConfigFile = await cli(["templates", "add", "--name", "config-file-hook", "--type", "webhook", "--config-file", configFile]);
+    expect(fromConfigFile).toMatchObject({ code: 0, stderr: "" });
+    const stored = await db.query("select notification_configuration as config from notifier.notification_templates where name = 'config-file-hook'");
+    expect(stored.rows[0].config).toEqual({ url: "http://127.0.0.1:9/from-file", password: PASSWORD });
   });
 
   it("refuses an invalid template with the database's own message naming the key, writing nothing", async () => {

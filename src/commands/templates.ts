@@ -59,7 +59,7 @@ Examples:
     .option("--name <name>", "unique template name")
     .addOption(new Option("--type <type>", "notification type").choices(NOTIFICATION_TYPE_NAMES))
     .addOption(new Option("--config <json>", "notification_configuration as a JSON object").conflicts("configFile"))
-    .option("--config-file <path>", "notification_configuration from a JSON file")
+    .option("--config-file <path>", "notification_configuration from a JSON file (keeps passwords out of shell history)")
     .option("--messages <json>", 'custom messages: {"started"|"success"|"error": {"message": "...", "body": "..."}}')
     .option("--subscribe <triggers>", "comma-separated triggers to subscribe: started,success,error (default none)")
     .option("--job-template <id>", "subscribe only for jobs of this job template")
