@@ -16,6 +16,9 @@ beforeAll(async () => {
   listener = await connect(url);
   listener.on("notification", (n) => wakeUps.push(`${n.channel}:${n.payload}`));
   await listener.query("listen notifier");
+  // Behave as an idle delivery service: asleep, holding the sleep lock (migration 000009), so
+  // writers notify. The adaptive part (no NOTIFY while no service sleeps) is in wakeup.test.ts.
+  await listener.query("select notifier.begin_listener_sleep(10000)");
   await addTemplate(db, "everything");
 });
 
