@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import path from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { freePort } from "../src/embedded.js";
+import { PACKAGE_ROOT } from "../src/migrate.js";
 import { createTestDatabase } from "./helpers/database.js";
 
 /** A line the demo's receiver prints: `receiver: job #12 started 'Deploy web tier' (…)`. */
@@ -11,7 +13,8 @@ const JOBS_TO_WATCH = 4;
 it("start --demo shows started then final notifications for several jobs, and Ctrl-C stops it cleanly", async () => {
   const databaseUrl = await createTestDatabase();
   const port = await freePort();
-  const child = spawn("bin/pg-job-notifier", ["start", "--demo"], {
+  const child = spawn(path.join(PACKAGE_ROOT, "bin", "pg-job-notifier"), ["start", "--demo"], {
+    cwd: PACKAGE_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, NOTIFIER_HTTP: `127.0.0.1:${port}`, NOTIFIER_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../src/embedded.js";
 import { UsageError } from "../src/errors.js";
 import { requiredToken } from "../src/web/access.js";
 import { launchChromium, type HeadlessChromium } from "./helpers/browser.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
+import { addWebhook, runCli, runJob, ServiceProcess } from "./helpers/service.js";
 
 // A job name a careless page would turn into markup that runs.
 const HOSTILE_NAME = `<img src=x onerror="window.__injected = 1">Deploy "web" & db`;
@@ -29,46 +27,15 @@ afterAll(async () => {
   await browser?.close();
 });
 
-interface RunningService {
-  base: string;
-  output: () => string;
-  stop(): Promise<void>;
-}
-
-/** `listen --http` as users run it, on a free loopback port; resolves once /healthz answers. */
-async function startService(env: Record<string, string>): Promise<RunningService> {
-  const port = await freePort();
-  const child: ChildProcess = spawn("bin/pg-job-notifier", ["listen", "--http", `127.0.0.1:${port}`], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      NOTIFIER_MAX_ATTEMPTS: "2",
-      NOTIFIER_RETRY_DELAY: "0.2",
-      NOTIFIER_POLL_INTERVAL: "0.5",
-      NOTIFIER_LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+/** `listen --http` as users run it, on a free loopback port, at most two attempts per row. */
+async function startService(env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_MAX_ATTEMPTS: "2", NOTIFIER_LOG_LEVEL: "warn", ...env } });
+  afterAll(async () => {
+    if (!service.running) return;
+    service.kill("SIGTERM");
+    await service.waitForExit();
   });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  const base = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    await once(child, "exit");
-  };
-  afterAll(stop);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`listen exited with ${child.exitCode}: ${output}`);
-    const healthy = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
-    if (healthy) break;
-    if (Date.now() > deadline) throw new Error(`listen did not become healthy: ${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return { base, output: () => output, stop };
+  return service;
 }
 
 /** Polls `check` until it returns a value other than undefined. */
@@ -89,23 +56,10 @@ async function notificationStatus(id: string): Promise<string> {
 
 describe("web view", () => {
   it("shows a failed notification, retries it from the page, and shows it delivered", async () => {
-    await db.query(
-      `with t as (
-         insert into notifier.notification_templates (name, notification_type, notification_configuration)
-         values ('ops hook', 'webhook', jsonb_build_object('url', $1::text, 'password', 'hunter2', 'timeout', 60))
-         returning id)
-       insert into notifier.subscriptions (notification_template_id, trigger) select id, 'success' from t`,
-      [`${receiver.url}/hooks/ops`],
-    );
+    await addWebhook(db, "ops hook", { url: `${receiver.url}/hooks/ops`, password: "hunter2", timeout: 60 }, { triggers: ["success"] });
     receiver.responder = () => ({ status: 500, body: "receiver down" });
-    const service = await startService({});
-
-    const { rows } = await db.query<{ id: string }>(
-      "insert into notifier.jobs (name, status) values ($1, 'running') returning id",
-      [HOSTILE_NAME],
-    );
-    const jobId = rows[0]!.id;
-    await db.query("update notifier.jobs set status = 'successful' where id = $1", [jobId]);
+    const service = await startService();
+    const jobId = await runJob(db, HOSTILE_NAME);
     const notificationId = await eventually("the notification to fail", async () => {
       const { rows: failed } = await db.query<{ id: string }>(
         "select id from notifier.notifications where job_id = $1 and status = 'failed'",
@@ -115,7 +69,7 @@ describe("web view", () => {
     });
 
     const page = await browser.context.newPage();
-    await page.goto(`${service.base}/?status=failed`);
+    await page.goto(`${service.httpUrl}/?status=failed`);
     const job = page.locator(`tr.job[data-job-id="${jobId}"]`);
     // The name is shown as text, and nothing in it ran.
     await expect(job.textContent()).resolves.toContain(HOSTILE_NAME);
@@ -130,7 +84,7 @@ describe("web view", () => {
     expect(await page.content()).not.toContain("hunter2");
 
     // A form posted from another site is refused.
-    const crossSite = await fetch(`${service.base}/notifications/${notificationId}/retry`, {
+    const crossSite = await fetch(`${service.httpUrl}/notifications/${notificationId}/retry`, {
       method: "POST", redirect: "manual", headers: { "sec-fetch-site": "cross-site" },
     });
     expect(crossSite.status).toBe(403);
@@ -145,9 +99,9 @@ describe("web view", () => {
       await released;
       return { status: 200, body: "ok" };
     };
-    await page.goto(`${service.base}/`);
+    await page.goto(`${service.httpUrl}/`);
     await Promise.all([
-      page.waitForResponse((response) => response.url() === `${service.base}/` && response.request().method() === "GET"),
+      page.waitForResponse((response) => response.url() === `${service.httpUrl}/` && response.request().method() === "GET"),
       row.locator("button.retry").click(),
     ]);
     await page.waitForLoadState();
@@ -164,11 +118,11 @@ describe("web view", () => {
       return (await row.getAttribute("data-status")) === "successful" ? true : undefined;
     });
     expect(await notificationStatus(notificationId)).toBe("successful");
-    await page.goto(`${service.base}/?status=failed`);
+    await page.goto(`${service.httpUrl}/?status=failed`);
     expect(await page.locator(`li.notification[data-notification-id="${notificationId}"]`).count()).toBe(0);
 
     // Auto-refresh is kept across the filter links.
-    await page.goto(`${service.base}/?status=failed&refresh=2`);
+    await page.goto(`${service.httpUrl}/?status=failed&refresh=2`);
     expect(await page.locator('meta[http-equiv="refresh"]').getAttribute("content")).toBe("2");
     expect(await page.locator("a.filter.all").getAttribute("href")).toBe("/?refresh=2");
     await page.close();
@@ -177,27 +131,27 @@ describe("web view", () => {
   it("requires NOTIFIER_HTTP_TOKEN when it is set: bearer header or ?token= (a cookie); /healthz stays open", async () => {
     const service = await startService({ NOTIFIER_HTTP_TOKEN: TOKEN });
 
-    expect((await fetch(`${service.base}/healthz`)).status).toBe(200);
-    const refused = await fetch(`${service.base}/`);
+    expect((await fetch(`${service.httpUrl}/healthz`)).status).toBe(200);
+    const refused = await fetch(`${service.httpUrl}/`);
     expect(refused.status).toBe(401);
     expect(await refused.text()).not.toContain(TOKEN);
-    expect((await fetch(`${service.base}/metrics`)).status).toBe(401);
-    expect((await fetch(`${service.base}/`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
-    expect((await fetch(`${service.base}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
-    expect((await fetch(`${service.base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
-    const retry = await fetch(`${service.base}/notifications/1/retry`, { method: "POST", redirect: "manual" });
+    expect((await fetch(`${service.httpUrl}/metrics`)).status).toBe(401);
+    expect((await fetch(`${service.httpUrl}/`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await fetch(`${service.httpUrl}/`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${service.httpUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    const retry = await fetch(`${service.httpUrl}/notifications/1/retry`, { method: "POST", redirect: "manual" });
     expect(retry.status).toBe(401);
 
     // A browser opens the link once; the cookie carries the token from then on, and the address
     // bar no longer shows it.
     const page = await browser.context.newPage();
-    await page.goto(`${service.base}/?status=failed&token=${TOKEN}`);
-    expect(page.url()).toBe(`${service.base}/?status=failed`);
+    await page.goto(`${service.httpUrl}/?status=failed&token=${TOKEN}`);
+    expect(page.url()).toBe(`${service.httpUrl}/?status=failed`);
     expect(await page.locator("h1").textContent()).toBe("pg-job-notifier");
-    await page.goto(`${service.base}/`);
+    await page.goto(`${service.httpUrl}/`);
     expect(await page.locator("h1").textContent()).toBe("pg-job-notifier");
     expect(await page.content()).not.toContain(TOKEN);
-    expect(service.output()).not.toContain(TOKEN);
+    expect(service.output).not.toContain(TOKEN);
     await page.close();
   });
 
@@ -209,13 +163,7 @@ describe("web view", () => {
     expect(() => requiredToken("192.0.2.10", undefined)).toThrow(/NOTIFIER_HTTP_TOKEN is required/);
 
     // The command refuses before binding anything (only loopback can be bound on this machine).
-    const child = spawn("bin/pg-job-notifier", ["listen", "--http", "0.0.0.0:9"], {
-      env: { ...process.env, DATABASE_URL: databaseUrl },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const [code] = await once(child, "exit");
+    const { code, stderr } = await runCli(["listen", "--http", "0.0.0.0:9"], { DATABASE_URL: databaseUrl });
     expect(code).toBe(2);
     expect(stderr.trim()).toBe("pg-job-notifier: NOTIFIER_HTTP_TOKEN is required when --http binds a non-loopback address (0.0.0.0)");
   });
