@@ -85,6 +85,11 @@ describe("explain", () => {
     expect(after.conditions).toMatchObject({ finalCommittedAt: expect.any(String), finalTrigger: "error" });
     expect(after.graceFiresAt).toBeNull();
     expect(after.waitingFor.join("\n")).not.toContain("wrapup event");
+    const [started, final] = after.notifications;
+    expect(after.waitingFor).toContain(
+      `2 notifications pending: #${started.id} started to ops-hook: due now, waiting for a delivery service to claim it; ` +
+        `#${final.id} error to ops-hook: waits for #${started.id} started to be sent first`,
+    );
   });
 
   it("a delivered job: nothing waits", async () => {

@@ -136,7 +136,7 @@ function waitingFor(
   const pending = notifications.filter((row) => row.status === "pending");
   if (pending.length > 0) {
     const plural = pending.length === 1 ? "notification" : "notifications";
-    reasons.push(`${pending.length} ${plural} pending: ${pending.map((row) => pendingState(row, job.now)).join("; ")}`);
+    reasons.push(`${pending.length} ${plural} pending: ${pending.map((row) => pendingState(row, pending, job.now)).join("; ")}`);
   }
   const failed = notifications.filter((row) => row.status === "failed");
   if (failed.length > 0) {
@@ -150,9 +150,12 @@ function waitingFor(
 }
 
 /** What one pending row waits for, e.g. "#7 error to ops-hook: retry at … (after 2 attempts)". */
-function pendingState(row: NotificationRecord, now: number): string {
+function pendingState(row: NotificationRecord, pending: readonly NotificationRecord[], now: number): string {
   const which = `#${row.id} ${row.trigger} to ${row.templateName}`;
   const tried = row.attempts > 0 ? ` (after ${row.attempts} ${row.attempts === 1 ? "attempt" : "attempts"})` : "";
+  // The service sends a (job, template)'s started row before attempting its final one.
+  const startedFirst = pending.find((other) => other.trigger === "started" && other.templateId === row.templateId && other !== row);
+  if (startedFirst) return `${which}: waits for #${startedFirst.id} started to be sent first`;
   if (row.lockedUntil !== null && row.lockedUntil > now) {
     return `${which}: being sent by ${row.lockedBy ?? "a delivery service"} (lease until ${formatTime(row.lockedUntil)})${tried}`;
   }
