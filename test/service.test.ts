@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { freePort } from "../src/embedded.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver, type ReceivedRequest } from "./helpers/httpReceiver.js";
 import { addWebhook, rowsOf, runCli, runJob, ServiceProcess, waitUntilSettled } from "./helpers/service.js";
@@ -258,6 +259,13 @@ describe("signals and configuration", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("DATABASE_URL");
     expect(result.stderr).not.toContain("Sup3rSecret");
+  });
+  it("an unreachable database exits 1 with one line naming DATABASE_URL, without the password", async () => {
+    const result = await runCli(["listen"], { DATABASE_URL: `postgres://robot:Unreach4ble@127.0.0.1:${await freePort()}/nowhere` });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toContain("DATABASE_URL");
+    expect(result.stderr).not.toContain("Unreach4ble");
   });
 });
 

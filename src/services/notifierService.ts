@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { ServiceConfig } from "../config.js";
 import { createDatabasePool, type DatabasePool } from "../db.js";
+import { OperationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMetrics, type ServiceMetrics } from "../metrics.js";
 import { countBacklog } from "../sql/countBacklog.js";
@@ -44,7 +45,9 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   const accessToken = config.http ? requiredToken(config.http.host, config.httpToken ?? undefined) : null;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const worker = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
-  const db = await createDatabasePool(config.databaseUrl);
+  const db = await createDatabasePool(config.databaseUrl).catch((error: Error) => {
+    throw new OperationError(`cannot connect to DATABASE_URL: ${error.message}`);
+  });
   const metrics = createMetrics(() => countBacklog(db));
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
