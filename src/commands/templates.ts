@@ -1,20 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
-import { readServiceSettings, DEFAULT_SEND_TIMEOUT_SECONDS } from "../config.js";
+import { readServiceSettings } from "../config.js";
 import type { CommonQueryMethods } from "../db.js";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { OperationError, UsageError } from "../errors.js";
 import { TRIGGERS, type JobSnapshot, type Trigger } from "../job.js";
-import { checkTemplateMessages, RenderError, renderNotification } from "../render/render.js";
+import { checkTemplateMessages, RenderError } from "../render/render.js";
+import { attemptDelivery } from "../services/attemptDelivery.js";
 import { deleteTemplate } from "../sql/deleteTemplate.js";
 import { findTemplate, type TemplateDetails } from "../sql/findTemplate.js";
 import { insertTemplate, type NewTemplate } from "../sql/insertTemplate.js";
 import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
 import { validateTemplate } from "../sql/validateTemplate.js";
-import { redact } from "../types/http.js";
-import { maskSecrets, notificationTypes } from "../types/index.js";
-import { NOTIFICATION_TYPE_NAMES, type NotificationTypeName } from "../types/type.js";
+import { maskSecrets } from "../types/index.js";
+import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
 import { addServiceSetting, formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
 
 /** SQLSTATE of notifier.validate_notification_template's errors. */
@@ -238,53 +238,26 @@ function sampleJob(): JobSnapshot {
 }
 
 /**
- * Renders and sends one message through the template's type, as the delivery service does for a
- * row (same configuration schema, renderer, timeout and secret redaction), without writing
- * anything. Returns the recipients; throws an OperationError with the failure.
+ * Renders and sends one message through the template's type with the delivery service's own
+ * attempt (same configuration schema, renderer, timeout and secret redaction), writing nothing.
+ * Returns the recipients; throws an OperationError with the failure.
  */
 async function sendTestMessage(template: TemplateDetails, trigger: Trigger, urlBase: string): Promise<string> {
-  const type = notificationTypes[template.notificationType as NotificationTypeName];
-  const secrets = type
-    ? type.secretKeys.map((key) => template.configuration[key]).filter((value): value is string => typeof value === "string")
-    : [];
-  const fail = (problem: string): never => {
-    throw new OperationError(`test of template "${template.name}" failed: ${redact(problem, secrets)}`);
-  };
-  if (!type) return fail(`notification type "${template.notificationType}" is not supported`);
-  const configuration = type.configurationSchema.safeParse(template.configuration);
-  if (!configuration.success) {
-    const issue = configuration.error.issues[0];
-    return fail(`notification_configuration.${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
-  }
-  const job = { ...sampleJob(), status: trigger === "error" ? "failed" : trigger === "started" ? "running" : "successful" } as JobSnapshot;
-  let rendered: { subject: string; body: string | null };
-  try {
-    rendered = await renderNotification({
-      template: { name: template.name, notification_type: type.name, messages: template.messages },
-      trigger,
-      job,
-      urlBase,
-    });
-  } catch (error) {
-    return fail((error as Error).message);
-  }
-  const timeout = (configuration.data as { timeout?: number | null }).timeout;
-  const timeoutSeconds = typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_SEND_TIMEOUT_SECONDS;
-  try {
-    const outcome = await type.send({
-      notificationId: `test-${randomUUID()}`,
-      configuration: configuration.data,
-      trigger,
-      subject: rendered.subject,
-      body: rendered.body,
-      job,
-      deliveredTargets: [],
-      signal: AbortSignal.timeout(timeoutSeconds * 1000),
-    });
-    return outcome.recipients;
-  } catch (error) {
-    return fail(error instanceof Error && error.name === "TimeoutError" ? `timed out after ${timeoutSeconds} s` : (error as Error).message);
-  }
+  const status = trigger === "error" ? "failed" : trigger === "started" ? "running" : "successful";
+  const result = await attemptDelivery({
+    notificationId: `test-${randomUUID()}`,
+    templateName: template.name,
+    notificationType: template.notificationType,
+    configuration: template.configuration,
+    messages: template.messages,
+    trigger,
+    job: { ...sampleJob(), status },
+    urlBase,
+    rendered: null,
+    deliveredTargets: [],
+  });
+  if (!result.ok) throw new OperationError(`test of template "${template.name}" failed: ${result.error}`);
+  return result.outcome.recipients;
 }
 
 function readTriggers(value: unknown): Trigger[] {

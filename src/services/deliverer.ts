@@ -1,17 +1,13 @@
-import { DEFAULT_SEND_TIMEOUT_SECONDS } from "../config.js";
 import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
-import { RenderError, renderNotification } from "../render/render.js";
 import { claimDue, type ClaimedNotification } from "../sql/claimDue.js";
 import { extendLease } from "../sql/extendLease.js";
 import { markFailed, type FailedNotification } from "../sql/markFailed.js";
 import { markSent, type SentNotification } from "../sql/markSent.js";
 import { releaseClaims } from "../sql/releaseClaims.js";
 import { retryDelaySeconds, scheduleRetry, type RetriedNotification } from "../sql/scheduleRetry.js";
-import { redact } from "../types/http.js";
-import { notificationTypes } from "../types/index.js";
-import { DeliveryError, NOTIFICATION_TYPE_NAMES, type NotificationType, type NotificationTypeName } from "../types/type.js";
+import { attemptDelivery } from "./attemptDelivery.js";
 
 /** Pause before retrying a database operation that failed (the database is down or restarting). */
 export const DATABASE_RETRY_MS = 1000;
@@ -33,8 +29,7 @@ type Outcome =
   | { kind: "retry"; row: RetriedNotification }
   | { kind: "failed"; row: FailedNotification };
 
-/** Why an attempt's signal was aborted. */
-class AttemptTimeout extends Error {}
+/** Why an attempt's signal was aborted by the service. */
 class ShuttingDown extends Error {}
 
 /**
@@ -147,63 +142,38 @@ export class Deliverer {
     this.inFlight.set(row.id, { row, controller });
     const startedAt = performance.now();
     const attempt = row.attempts + 1;
-    const typeName = row.notificationType;
-    const type = isTypeName(typeName) ? notificationTypes[typeName] : undefined;
-    let rendered: { subject: string; body: string | null } | null = row.subject === null ? null : { subject: row.subject, body: row.body };
-    let outcome: Outcome | null;
-    let error: string | null = null;
-    let secrets: string[] = [];
-    try {
-      if (!type) throw new DeliveryError(`template "${row.templateName}": notification type "${typeName}" is not supported`, { permanent: true });
-      secrets = secretValues(type, row.configuration);
-      const configuration = type.configurationSchema.safeParse(row.configuration);
-      if (!configuration.success) {
-        const issue = configuration.error.issues[0];
-        const key = issue?.path.join(".") || "(configuration)";
-        throw new DeliveryError(`template "${row.templateName}": notification_configuration.${key}: ${issue?.message ?? "invalid"}`, { permanent: true });
-      }
+    const result = await attemptDelivery({
+      notificationId: row.id,
+      templateName: row.templateName,
+      notificationType: row.notificationType,
+      configuration: row.configuration,
+      messages: row.messages,
+      trigger: row.trigger,
+      job: row.jobSnapshot,
+      urlBase: this.config.urlBase,
       // Rendered once: a retry sends exactly what the first attempt rendered.
-      rendered ??= await renderNotification({
-        template: { name: row.templateName, notification_type: type.name, messages: row.messages },
-        trigger: row.trigger,
-        job: row.jobSnapshot,
-        urlBase: this.config.urlBase,
-      });
-      const timeoutSeconds = timeoutOf(configuration.data);
-      const timer = setTimeout(() => controller.abort(new AttemptTimeout(`timed out after ${timeoutSeconds} s`)), timeoutSeconds * 1000);
-      try {
-        const result = await type.send({
-          notificationId: row.id,
-          configuration: configuration.data,
-          trigger: row.trigger,
-          subject: rendered.subject,
-          body: rendered.body,
-          job: row.jobSnapshot,
-          deliveredTargets: row.deliveredTargets,
-          signal: controller.signal,
-        });
-        outcome = {
-          kind: "sent",
-          row: { id: row.id, subject: rendered.subject, body: rendered.body, recipients: result.recipients,
-                 notificationsSent: result.notificationsSent, deliveredTargets: result.deliveredTargets },
-        };
-      } finally {
-        clearTimeout(timer);
-      }
-    } catch (thrown) {
-      const reason = controller.signal.reason;
-      if (reason instanceof ShuttingDown) {
-        outcome = null; // released on shutdown, sent again by the next process
-      } else {
-        error = redact(describe(thrown, reason), secrets);
-        const permanent = thrown instanceof RenderError || (thrown instanceof DeliveryError && thrown.permanent);
-        const deliveredTargets = [...new Set([...row.deliveredTargets, ...(thrown instanceof DeliveryError ? thrown.deliveredTargets : [])])];
-        const common = { id: row.id, error, subject: rendered?.subject ?? null, body: rendered?.body ?? null, deliveredTargets };
-        outcome = permanent || attempt >= this.config.maxAttempts
-          ? { kind: "failed", row: common }
-          : { kind: "retry", row: { ...common, delaySeconds: retryDelaySeconds(this.config.retryDelaySeconds, attempt) } };
-      }
+      rendered: row.subject === null ? null : { subject: row.subject, body: row.body },
+      deliveredTargets: row.deliveredTargets,
+      signal: controller.signal,
+    });
+    let outcome: Outcome | null;
+    if (!result.ok && controller.signal.reason instanceof ShuttingDown) {
+      outcome = null; // released on shutdown, sent again by the next process
+    } else if (result.ok) {
+      const { rendered, outcome: sent } = result;
+      outcome = {
+        kind: "sent",
+        row: { id: row.id, subject: rendered.subject, body: rendered.body, recipients: sent.recipients,
+               notificationsSent: sent.notificationsSent, deliveredTargets: sent.deliveredTargets },
+      };
+    } else {
+      const common = { id: row.id, error: result.error, subject: result.rendered?.subject ?? null, body: result.rendered?.body ?? null,
+                       deliveredTargets: result.deliveredTargets };
+      outcome = result.permanent || attempt >= this.config.maxAttempts
+        ? { kind: "failed", row: common }
+        : { kind: "retry", row: { ...common, delaySeconds: retryDelaySeconds(this.config.retryDelaySeconds, attempt) } };
     }
+    const error = result.ok ? null : result.error;
     const seconds = (performance.now() - startedAt) / 1000;
     this.inFlight.delete(row.id);
     if (outcome) this.record(row, attempt, outcome, seconds, error);
@@ -303,24 +273,4 @@ export class Deliverer {
     if (!this.databaseReachable) this.logger.info("database reachable again");
     this.databaseReachable = true;
   }
-}
-
-function isTypeName(name: string): name is NotificationTypeName {
-  return (NOTIFICATION_TYPE_NAMES as readonly string[]).includes(name);
-}
-
-function timeoutOf(configuration: unknown): number {
-  const timeout = (configuration as { timeout?: unknown }).timeout;
-  return typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_SEND_TIMEOUT_SECONDS;
-}
-
-/** The values of a configuration's secret keys, blotted out of any error as a last line of defence. */
-function secretValues(type: NotificationType, configuration: Record<string, unknown>): string[] {
-  return type.secretKeys.map((key) => configuration[key]).filter((value): value is string => typeof value === "string" && value.length > 0);
-}
-
-function describe(thrown: unknown, abortReason: unknown): string {
-  if (abortReason instanceof AttemptTimeout && !(thrown instanceof DeliveryError)) return abortReason.message;
-  const message = thrown instanceof Error ? thrown.message : String(thrown);
-  return message.replace(/\s*[\r\n]+\s*/g, " ").trim() || "unknown error";
 }

@@ -1,0 +1,117 @@
+import { DEFAULT_SEND_TIMEOUT_SECONDS } from "../config.js";
+import type { JobSnapshot, Trigger } from "../job.js";
+import { RenderError, renderNotification } from "../render/render.js";
+import { redact } from "../types/http.js";
+import { notificationTypes } from "../types/index.js";
+import { DeliveryError, NOTIFICATION_TYPE_NAMES, type DeliveryOutcome, type NotificationTypeName } from "../types/type.js";
+
+/** What one attempt needs: a notification row (or a test message) and its template. */
+export interface AttemptInput {
+  /** Sent as Idempotency-Key. */
+  notificationId: string;
+  templateName: string;
+  notificationType: string;
+  configuration: Record<string, unknown>;
+  messages: unknown;
+  trigger: Trigger;
+  job: JobSnapshot;
+  urlBase: string;
+  /** What an earlier attempt rendered (a retry sends exactly that), or null to render now. */
+  rendered: Rendered | null;
+  deliveredTargets: readonly string[];
+  /** Aborts the attempt from outside (the service stopping); the timeout is added here. */
+  signal?: AbortSignal;
+}
+
+export interface Rendered {
+  subject: string;
+  body: string | null;
+}
+
+export type AttemptResult =
+  | { ok: true; rendered: Rendered; outcome: DeliveryOutcome }
+  | {
+      ok: false;
+      rendered: Rendered | null;
+      /** One line, secrets blotted out. */
+      error: string;
+      /** Retrying cannot help: a bad template or configuration, or the type said so. */
+      permanent: boolean;
+      /** Every target delivered so far, earlier attempts included. */
+      deliveredTargets: string[];
+    };
+
+class AttemptTimeout extends Error {}
+
+/**
+ * One attempt to deliver one notification, as the delivery service and `templates test` both make
+ * it: check the configuration with the type's schema, render (once), send with the template's
+ * timeout (default DEFAULT_SEND_TIMEOUT_SECONDS), and report the outcome without any secret in it.
+ */
+export async function attemptDelivery(input: AttemptInput): Promise<AttemptResult> {
+  const type = isTypeName(input.notificationType) ? notificationTypes[input.notificationType] : undefined;
+  const secrets = type ? secretValues(type.secretKeys, input.configuration) : [];
+  const timeout = new AbortController();
+  let rendered = input.rendered;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (!type) {
+      throw new DeliveryError(`template "${input.templateName}": notification type "${input.notificationType}" is not supported`, { permanent: true });
+    }
+    const configuration = type.configurationSchema.safeParse(input.configuration);
+    if (!configuration.success) {
+      const issue = configuration.error.issues[0];
+      const key = issue?.path.join(".") || "(configuration)";
+      throw new DeliveryError(`template "${input.templateName}": notification_configuration.${key}: ${issue?.message ?? "invalid"}`, { permanent: true });
+    }
+    rendered ??= await renderNotification({
+      template: { name: input.templateName, notification_type: type.name, messages: input.messages },
+      trigger: input.trigger,
+      job: input.job,
+      urlBase: input.urlBase,
+    });
+    const timeoutSeconds = timeoutOf(configuration.data);
+    timer = setTimeout(() => timeout.abort(new AttemptTimeout(`timed out after ${timeoutSeconds} s`)), timeoutSeconds * 1000);
+    const outcome = await type.send({
+      notificationId: input.notificationId,
+      configuration: configuration.data,
+      trigger: input.trigger,
+      subject: rendered.subject,
+      body: rendered.body,
+      job: input.job,
+      deliveredTargets: input.deliveredTargets,
+      signal: input.signal ? AbortSignal.any([input.signal, timeout.signal]) : timeout.signal,
+    });
+    return { ok: true, rendered, outcome };
+  } catch (thrown) {
+    return {
+      ok: false,
+      rendered,
+      error: redact(describe(thrown, timeout.signal.reason), secrets),
+      permanent: thrown instanceof RenderError || (thrown instanceof DeliveryError && thrown.permanent),
+      deliveredTargets: [...new Set([...input.deliveredTargets, ...(thrown instanceof DeliveryError ? thrown.deliveredTargets : [])])],
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isTypeName(name: string): name is NotificationTypeName {
+  return (NOTIFICATION_TYPE_NAMES as readonly string[]).includes(name);
+}
+
+function timeoutOf(configuration: unknown): number {
+  const timeout = (configuration as { timeout?: unknown }).timeout;
+  return typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_SEND_TIMEOUT_SECONDS;
+}
+
+/** The values of a configuration's secret keys, blotted out of any error as a last line of defence. */
+function secretValues(secretKeys: readonly string[], configuration: Record<string, unknown>): string[] {
+  return secretKeys.map((key) => configuration[key]).filter((value): value is string => typeof value === "string" && value.length > 0);
+}
+
+function describe(thrown: unknown, timeoutReason: unknown): string {
+  if (timeoutReason instanceof AttemptTimeout && !(thrown instanceof DeliveryError)) return timeoutReason.message;
+  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  return message.replace(/\s*[\r\n]+\s*/g, " ").trim() || "unknown error";
+}
