@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import JSON5 from "json5";
@@ -46,7 +47,18 @@ const quietLogger = new Logger(() => (level, message) => {
   if (level === "error" || level === "warning") process.stderr.write(`${message}\n`);
 });
 
+/**
+ * graphile-migrate keeps its connection pool open for 200 ms after use, and exits the whole
+ * process (code 1) if that idle pool sees an error, such as the server shutting down. Its
+ * internal clearAllPools() (not part of the public API, pinned with the 1.4 version) closes it now.
+ */
+const { clearAllPools } = createRequire(import.meta.url)("graphile-migrate/dist/pgReal.js") as { clearAllPools(): void };
+
 /** Applies every committed migration to the database; a no-op when it is up to date. */
 export async function runMigrations(connectionString: string): Promise<void> {
-  await migrate(await loadSettings(connectionString));
+  try {
+    await migrate(await loadSettings(connectionString));
+  } finally {
+    clearAllPools();
+  }
 }

