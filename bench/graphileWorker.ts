@@ -7,7 +7,9 @@
 import { request, Agent } from "undici";
 import { Logger, run, runMigrations, type Runner } from "graphile-worker";
 import pg from "pg";
-import { serveParent } from "./child.js";
+import { BenchChild, serveParent } from "./child.js";
+import { latencyStats, steadyLoad, type LatencyResult } from "./latency.js";
+import type { SinkStats } from "./sink.js";
 
 /** Only graphile-worker's errors are shown: its per-job info lines would cost it time. */
 const silentLogger = new Logger(() => (level, message) => {
@@ -32,6 +34,39 @@ export async function enqueueGraphileJobs(connectionString: string, count: numbe
     );
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * graphile-worker's latency, measured like the service's: jobs added at a steady rate (each
+ * add_job its own transaction; graphile-worker NOTIFYs on insert), from the COMMIT
+ * acknowledgement to the sink receiving the task's POST.
+ */
+export async function measureGraphileLatency(connectionString: string, sink: BenchChild, sinkUrl: string, body: string, seconds: number, concurrency: number): Promise<LatencyResult> {
+  await runMigrations({ connectionString, logger: silentLogger });
+  const worker = await BenchChild.start("graphileWorker");
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await worker.call("start", { connectionString, concurrency });
+    await sink.call("reset", { record: true });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let it fall idle
+    const committedAt = await steadyLoad(seconds, async (i) => {
+      const key = `gw-${i}`;
+      await client.query({
+        name: "add_job",
+        text: "select graphile_worker.add_job($1, json_build_object('url', $2::text, 'body', $3::text, 'key', $4::text))",
+        values: [GRAPHILE_TASK, sinkUrl, body, key],
+      });
+      return key;
+    });
+    const stats = await sink.call<SinkStats>("waitFor", { count: committedAt.size, timeoutMs: 60_000 });
+    if (stats.count < committedAt.size) throw new Error(`only ${stats.count} of ${committedAt.size} jobs ran within 60 s`);
+    await worker.call("stop");
+    return latencyStats(committedAt, new Map(await sink.call<Array<[string, number]>>("arrivals")));
+  } finally {
+    await client.end();
+    await worker.stop();
   }
 }
 

@@ -8,17 +8,12 @@ import path from "node:path";
 import pg from "pg";
 import { freePort } from "../src/embedded.js";
 import { PACKAGE_ROOT } from "../src/migrate.js";
-import { monotonicMs, type BenchChild } from "./child.js";
+import type { BenchChild } from "./child.js";
+import { LATENCY_RATE_PER_S, latencyStats, steadyLoad, type LatencyResult } from "./latency.js";
 import { adminQuery, printStatementStats, resetStatementStats } from "./database.js";
 import { sinkSpan, type SinkSpan, type SinkStats } from "./sink.js";
 
 const CLI = path.join(PACKAGE_ROOT, "bin", "pg-job-notifier");
-/** Samples dropped at the start of the latency run (connections and caches warming up). */
-const LATENCY_WARMUP_SAMPLES = 50;
-/** The moderate steady rate of the latency run, jobs per second. */
-export const LATENCY_RATE_PER_S = 200;
-
-export interface LatencyResult { p50: number; p90: number; p99: number; max: number; samples: number; ratePerSecond: number }
 
 /** One webhook template pointing at the sink, subscribed to `success` for every job. */
 async function subscribeSink(url: string, sinkUrl: string): Promise<void> {
@@ -59,32 +54,27 @@ async function pendingCount(url: string): Promise<number> {
   return (await adminQuery(url, "select count(*)::int as n from notifier.notifications where status <> 'successful'")).rows[0].n;
 }
 
-function percentile(sorted: number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.round(fraction * (sorted.length - 1)))]!;
-}
-
 /**
- * Latency: jobs finish at a steady LATENCY_RATE_PER_S, each through both conditions as a host
- * writes them (the runner's final status with wrapup_dispatched, then the callback receiver's
- * playbook_on_stats event — every other job in the other order). The clock starts when the
- * second COMMIT is acknowledged at the client (the transaction that creates the row) and stops
- * when the sink has the request with that row's Idempotency-Key; both on CLOCK_MONOTONIC.
+ * Latency: jobs finish at a steady rate, each through both conditions as a host writes them (the
+ * runner's final status with wrapup_dispatched, then the callback receiver's playbook_on_stats
+ * event — every other job in the other order). The clock starts when the second COMMIT (the
+ * transaction that creates the row) is acknowledged at the client and stops when the sink has
+ * the request carrying that row's Idempotency-Key.
  */
 export async function measureLatency(url: string, sink: BenchChild, sinkUrl: string, seconds: number): Promise<LatencyResult> {
   await subscribeSink(url, sinkUrl);
-  const total = Math.round(seconds * LATENCY_RATE_PER_S);
   const firstId = (await adminQuery(
     url,
     `with inserted as (
        insert into notifier.jobs (status, name, wrapup_dispatched)
        select 'running', 'latency ' || g, true from generate_series(1, $1::int) g returning id)
      select min(id)::int as id from inserted`,
-    [total],
+    [Math.round(seconds * LATENCY_RATE_PER_S)],
   )).rows[0].id as number;
   const service = await startService(url, 32);
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const committedAt = new Map<number, number>();
+  let committedAt: Map<string, number>;
   try {
     await sink.call("reset", { record: true });
     await new Promise((resolve) => setTimeout(resolve, 500)); // let the service fall asleep
@@ -93,38 +83,24 @@ export async function measureLatency(url: string, sink: BenchChild, sinkUrl: str
       name: "wrapup",
       text: `insert into notifier.job_events (job_id, event, event_data) values ($1, 'playbook_on_stats', '{"ok": {"web-01": 3}, "changed": {"web-02": 1}}')`,
     };
-    const started = monotonicMs();
-    // A client that falls behind (a loaded machine) stops at twice the planned time.
-    const stopAt = started + seconds * 2000;
-    for (let i = 0; i < total && monotonicMs() < stopAt; i++) {
-      const due = started + (i * 1000) / LATENCY_RATE_PER_S;
-      const wait = due - monotonicMs();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const finishedBy = await steadyLoad(seconds, async (i) => {
       const jobId = firstId + i;
       const [first, second] = i % 2 === 0 ? [finish, wrapup] : [wrapup, finish];
       await client.query({ ...first, values: [jobId] });
       await client.query({ ...second, values: [jobId] });
-      committedAt.set(jobId, monotonicMs());
-    }
-    const stats = await sink.call<SinkStats>("waitFor", { count: committedAt.size, timeoutMs: 60_000 });
-    if (stats.count < committedAt.size) throw new Error(`only ${stats.count} of ${committedAt.size} notifications arrived within 60 s`);
+      return String(jobId);
+    });
+    const stats = await sink.call<SinkStats>("waitFor", { count: finishedBy.size, timeoutMs: 60_000 });
+    if (stats.count < finishedBy.size) throw new Error(`only ${stats.count} of ${finishedBy.size} notifications arrived within 60 s`);
+    // The sink knows rows by Idempotency-Key (the notification id): key the commits the same way.
+    const rows = (await client.query("select id::text as id, job_id::text as job from notifier.notifications order by job_id")).rows as Array<{ id: string; job: string }>;
+    if (rows.length !== finishedBy.size) throw new Error(`${finishedBy.size} jobs finished but ${rows.length} notifications exist`);
+    committedAt = new Map(rows.map((row) => [row.id, finishedBy.get(row.job)!]));
   } finally {
     await client.end();
     await service.stopService();
   }
-  const arrivals = new Map(await sink.call<Array<[string, number]>>("arrivals"));
-  const rows = (await adminQuery(url, "select id::text as id, job_id::int as job from notifier.notifications order by job_id")).rows as Array<{ id: string; job: number }>;
-  if (rows.length !== committedAt.size) throw new Error(`${committedAt.size} jobs finished but ${rows.length} notifications exist`);
-  const latencies = rows.slice(LATENCY_WARMUP_SAMPLES).map((row) => arrivals.get(row.id)! - committedAt.get(row.job)!).sort((a, b) => a - b);
-  if (latencies.some((latency) => !Number.isFinite(latency))) throw new Error("a notification is missing its arrival or its commit time");
-  return {
-    p50: percentile(latencies, 0.5),
-    p90: percentile(latencies, 0.9),
-    p99: percentile(latencies, 0.99),
-    max: latencies[latencies.length - 1]!,
-    samples: latencies.length,
-    ratePerSecond: LATENCY_RATE_PER_S,
-  };
+  return latencyStats(committedAt, new Map(await sink.call<Array<[string, number]>>("arrivals")));
 }
 
 /**

@@ -179,7 +179,10 @@ export class Deliverer {
     if (outcome) this.record(row, attempt, outcome, seconds, error);
     if (this.inFlight.size === 0) this.idle?.();
     // Look for rows created meanwhile: transactions do not NOTIFY a busy process (migration 9).
-    this.claimWanted = true;
+    // With nothing else to do, falling asleep is that look (the listener claims once more after
+    // taking the sleep lock), so a lone send costs one claim less.
+    if (this.inFlight.size === 0 && this.queue.length === 0 && !this.claiming) this.onClaimed(true);
+    else this.claimWanted = true;
     this.pump();
   }
 
