@@ -23,7 +23,7 @@ async function subscribeSink(url: string, sinkUrl: string): Promise<void> {
 }
 
 /** A `listen` process with its log level at warn (a log line per send is not what is measured). */
-async function startService(url: string, concurrency: number): Promise<ChildProcess & { stopService(): Promise<void> }> {
+export async function startService(url: string, concurrency: number): Promise<ChildProcess & { stopService(): Promise<void> }> {
   const port = await freePort();
   // `npm run bench -- --cpu-prof`: a V8 CPU profile of each service process (bench/profiles).
   const profile = process.argv.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(PACKAGE_ROOT, "bench", "profiles")}`] : [];

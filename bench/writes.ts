@@ -36,8 +36,8 @@ export interface RatioResult {
 
 interface Variant {
   name: string;
-  /** Called before each of the variant's rounds. */
-  prepare?: (admin: pg.Client) => Promise<void>;
+  /** Called before each of the variant's rounds (round -1 is the warm-up). */
+  prepare?: (admin: pg.Client, round: number) => Promise<void>;
   /** One transaction on `client`; false when the variant has run out of work. */
   transaction: (client: pg.Client, clientIndex: number, iteration: number) => Promise<boolean>;
 }
@@ -64,7 +64,7 @@ async function interleave(url: string, variants: Variant[], rounds: number, roun
       // Alternate the order too, so neither side always runs first.
       const order = round % 2 === 0 ? variants : [...variants].reverse();
       for (const variant of order) {
-        await variant.prepare?.(admin);
+        await variant.prepare?.(admin, round);
         await admin.query("checkpoint");
         const started = performance.now();
         const deadline = started + (round < 0 ? roundMs / 2 : roundMs);
@@ -142,20 +142,26 @@ export async function measureOrdinaryWrites(url: string, rounds: number, roundMs
 const ALWAYS_NOTIFY = `create or replace function notifier.wake_listeners() returns void
   language sql set search_path = pg_catalog as $$ select pg_notify('notifier', 'pending') $$`;
 
+export interface NotifyingOptions {
+  /** Also run the product with the old wake-up (NOTIFY in every transaction) in the same rounds. */
+  compareAlwaysNotify: boolean;
+  /** The subscribed webhook's URL (a service running meanwhile sends there). */
+  webhookUrl: string;
+}
+
 /**
  * Notifying transitions: `running` -> `successful` on jobs that need no wrapup, each creating one
  * notification row (one webhook template subscribed to success), vs the same UPDATE on bare.jobs.
- * Every transaction finishes a different job, taken from a pre-inserted pool.
- * With `compareAlwaysNotify`, the product also runs with the old wake-up (NOTIFY in every
- * transaction) in the same rounds: the before/after of the adaptive wake-up.
+ * Every transaction finishes a different job, taken from a pre-inserted pool. A LISTEN session of
+ * the benchmark counts the NOTIFYs (one per notifying transaction) during each product variant.
  */
 export async function measureNotifyingTransitions(
-  url: string, rounds: number, roundMs: number, jobsPerSide: number, compareAlwaysNotify: boolean,
-): Promise<RatioResult> {
+  url: string, rounds: number, roundMs: number, jobsPerSide: number, options: NotifyingOptions,
+): Promise<RatioResult & { notified: Record<string, number> }> {
   const currentWakeUp = (await adminQuery(url, `select pg_get_functiondef('notifier.wake_listeners()'::regprocedure) as def`)).rows[0].def as string;
-  const productSides = compareAlwaysNotify ? 2 : 1;
+  const productSides = options.compareAlwaysNotify ? 2 : 1;
   await adminQuery(url, `insert into notifier.notification_templates (name, notification_type, notification_configuration)
-                         values ('bench', 'webhook', '{"url": "http://127.0.0.1:9/hook"}')`);
+                         values ('bench', 'webhook', json_build_object('url', $1::text))`, [options.webhookUrl]);
   await adminQuery(url, `insert into notifier.subscriptions (notification_template_id, trigger) select id, 'success' from notifier.notification_templates`);
   const pools = new Map<string, { next: number; last: number }>();
   for (const schema of ["notifier", "bare"]) {
@@ -171,9 +177,20 @@ export async function measureNotifyingTransitions(
     pools.set(schema, { next: range.rows[0].first, last: range.rows[0].last });
   }
   await adminQuery(url, "vacuum analyze");
+
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  await listener.query("listen notifier");
+  let current = "";
+  const notified: Record<string, number> = {};
+  listener.on("notification", () => (notified[current] = (notified[current] ?? 0) + 1));
+
   const sideFor = (name: string, schema: string, wakeUp?: string): Variant => ({
     name,
-    prepare: wakeUp ? (admin) => admin.query(wakeUp).then(() => undefined) : undefined,
+    prepare: async (admin, round) => {
+      if (wakeUp) await admin.query(wakeUp);
+      current = round < 0 ? "warm-up" : name;
+    },
     transaction: async (client) => {
       const pool = pools.get(schema)!;
       if (pool.next > pool.last) return false;
@@ -182,11 +199,17 @@ export async function measureNotifyingTransitions(
       return true;
     },
   });
-  const variants = [sideFor("notifier", "notifier", compareAlwaysNotify ? currentWakeUp : undefined), sideFor("bare", "bare")];
-  if (compareAlwaysNotify) variants.push(sideFor("notifier_always_notify", "notifier", ALWAYS_NOTIFY));
-  const result = ratioOf(await interleave(url, variants, rounds, roundMs), compareAlwaysNotify ? ["notifier_always_notify"] : []);
-  const created = (await adminQuery(url, "select count(*)::int as n from notifier.notifications")).rows[0].n as number;
-  const finished = (await adminQuery(url, "select count(*)::int as n from notifier.jobs where status = 'successful'")).rows[0].n as number;
-  if (created !== finished) throw new Error(`notifying transitions: ${finished} jobs finished but ${created} notifications created`);
-  return result;
+  const variants = [sideFor("notifier", "notifier", options.compareAlwaysNotify ? currentWakeUp : undefined), sideFor("bare", "bare")];
+  if (options.compareAlwaysNotify) variants.push(sideFor("notifier_always_notify", "notifier", ALWAYS_NOTIFY));
+  try {
+    const result = ratioOf(await interleave(url, variants, rounds, roundMs), options.compareAlwaysNotify ? ["notifier_always_notify"] : []);
+    current = "after";
+    await listener.query("select 1"); // collects the notifications still on their way
+    const created = (await adminQuery(url, "select count(*)::int as n from notifier.notifications")).rows[0].n as number;
+    const finished = (await adminQuery(url, "select count(*)::int as n from notifier.jobs where status = 'successful'")).rows[0].n as number;
+    if (created !== finished) throw new Error(`notifying transitions: ${finished} jobs finished but ${created} notifications created`);
+    return { ...result, notified };
+  } finally {
+    await listener.end();
+  }
 }
