@@ -36,6 +36,13 @@ export interface ClaimOptions {
  * SKIP LOCKED lets several processes claim at once without waiting on each other; a row whose
  * lease lapsed (its process died) is due again. A final row is not claimed while the started
  * row of the same (job, template) is still pending, so started is always attempted first.
+ *
+ * The claim commits without waiting for its WAL flush (synchronous_commit off for this statement's
+ * transaction only): a lease needs no durability. Were the server to crash before the flush, the
+ * rows would simply be unclaimed again and sent again with the same Idempotency-Key — the case of
+ * a process killed mid-send (CONTRACT §5.5); the outcome written later is flushed, and the claim's
+ * commit record with it. Saves a disk flush on the path from a NOTIFY to the send
+ * (docs/benchmarks.md).
  */
 export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): Promise<readonly ClaimedNotification[]> {
   return db.any(sql.type(ClaimedNotification)`
@@ -55,11 +62,12 @@ export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): P
        order by n.run_at, n.id
        limit ${options.limit}
        for update of n skip locked
-    )
+    ),
+    commit_without_flush as (select pg_catalog.set_config('synchronous_commit', 'off', true))
     update notifier.notifications n
        set locked_by = ${options.worker},
            locked_until = now() + make_interval(secs => ${options.leaseSeconds}::float8)
-      from due, notifier.notification_templates t
+      from due, notifier.notification_templates t, commit_without_flush
      where n.id = due.id
        and t.id = n.notification_template_id
     returning n.id::text as "id",
