@@ -261,4 +261,36 @@ describe("the delivery service sleeps and is woken (no fallback poll)", () => {
       await Promise.all(services.map((service) => service.waitForExit()));
     }
   });
+
+  test("the sleep-lock session is killed: rows are still delivered, and the service sleeps again on a new session", async () => {
+    const { HttpReceiver } = await import("./helpers/httpReceiver.js");
+    const { ServiceProcess } = await import("./helpers/service.js");
+    const receiver = await HttpReceiver.start();
+    await observer.query("update notifier.notification_templates set notification_configuration = $1", [JSON.stringify({ url: `${receiver.url}/hook` })]);
+    await observer.query("update notifier.notifications set status = 'successful' where status = 'pending'");
+    // A short poll here: with its lock session gone, the service relies on it for a moment.
+    const running = await ServiceProcess.start({ databaseUrl: url, env: { NOTIFIER_POLL_INTERVAL: "0.5" } });
+    const sleeperPids = async () =>
+      (await observer.query(
+        `select pid from pg_locks
+          where locktype = 'advisory' and mode = 'ExclusiveLock' and granted
+            and (classid::bigint << 32 | objid::bigint) = notifier.sleep_lock_key()`,
+      )).rows.map((row) => row.pid as number);
+    try {
+      await until(async () => (await sleeperPids()).length === 1, "the service to hold the sleep lock");
+      const [killed] = await sleeperPids();
+      await observer.query("select pg_terminate_backend($1)", [killed]);
+      await finishJobs(3, [writer]);
+      await receiver.waitForRequests(3);
+      await until(async () => {
+        const pids = await sleeperPids();
+        return pids.length === 1 && pids[0] !== killed;
+      }, "the service to sleep again on a new session");
+      await finishJobs(1, [writer]);
+      await receiver.waitForRequests(4);
+    } finally {
+      running.kill("SIGTERM");
+      await running.waitForExit();
+    }
+  });
 });

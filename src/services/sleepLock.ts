@@ -7,6 +7,8 @@ import type { Logger } from "../logger.js";
  * a commit); a longer wait means a long host transaction, or another service asleep.
  */
 export const SLEEP_LOCK_WAIT_MS = 250;
+/** After the session failed, stay awake this long (the fallback poll claims meanwhile). */
+export const SLEEP_LOCK_RETRY_MS = 1000;
 
 /**
  * The service's side of the adaptive wake-up (migration 9, notifier.wake_listeners): transactions
@@ -20,7 +22,8 @@ export const SLEEP_LOCK_WAIT_MS = 250;
  *   wake():  work found. Releases the lock, so transactions stop notifying.
  *
  * One lock operation runs at a time; calls made meanwhile are settled when it ends. If the
- * session drops, the lock is gone with it: `recheck` runs and the next sleep() reconnects.
+ * session drops, the lock is gone with it: `recheck` runs, and a sleep() after
+ * SLEEP_LOCK_RETRY_MS reconnects (until then the fallback poll claims).
  */
 export class SleepLock {
   private client: pg.Client | null = null;
@@ -28,10 +31,12 @@ export class SleepLock {
   private wanted = false;
   private settling: Promise<void> | null = null;
   private closed = false;
+  private pausedUntil = 0;
 
   constructor(private readonly databaseUrl: string, private readonly logger: Logger, private readonly recheck: () => void) {}
 
   sleep(): void {
+    if (Date.now() < this.pausedUntil) return;
     this.wanted = true;
     this.settle();
   }
@@ -91,6 +96,7 @@ export class SleepLock {
     this.client = null;
     this.held = false;
     this.wanted = false;
+    this.pausedUntil = Date.now() + SLEEP_LOCK_RETRY_MS; // no reconnecting in a tight loop
     void client?.end().catch(() => {});
     this.recheck();
   }
