@@ -93,7 +93,11 @@ export async function createBareTables(url: string): Promise<void> {
     `create schema bare;
      create table bare.jobs (like notifier.jobs including all);
      create table bare.job_events (like notifier.job_events including all);
-     alter table bare.job_events add foreign key (job_id) references bare.jobs (id) on delete cascade;`,
+     alter table bare.job_events add foreign key (job_id) references bare.jobs (id) on delete cascade;
+     -- The outbox without the protocol: what recording a notification costs by itself.
+     create table bare.notifications (like notifier.notifications including all);
+     alter table bare.notifications add foreign key (job_id) references bare.jobs (id) on delete cascade,
+       add foreign key (notification_template_id) references notifier.notification_templates (id) on delete cascade;`,
   );
 }
 

@@ -77,8 +77,12 @@ try {
     measureNotifyingTransitions(transitionsUrl, plan.rounds, plan.roundMs, plan.transitionJobs, { compareAlwaysNotify: true, webhookUrl: sinkUrl }));
   if (notifying) {
     const always = notifying.variants.notifier_always_notify!;
+    const outbox = notifying.variants.bare_with_outbox!;
     Object.assign(results, {
       notifying_transition_ratio: notifying.ratio,
+      notifying_transition_vs_bare_outbox_ratio: notifying.product.per_s / outbox.per_s,
+      bare_outbox_per_s: outbox.per_s,
+      bare_outbox_ratio: outbox.ratio,
       notifying_transition_per_s: notifying.product.per_s,
       notifying_transition_bare_per_s: notifying.bare.per_s,
       notifying_transition_notified_fraction: (notifying.notified.notifier ?? 0) / notifying.product.transactions,
@@ -88,6 +92,7 @@ try {
     });
     table.push([`notifying transitions (${WRITE_CLIENTS} clients)`, rate(notifying.product.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(notifying.ratio), "≥ 0.7×"]);
     table.push(["  … with NOTIFY in every transaction (before)", rate(always.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(always.ratio), ""]);
+    table.push(["  … vs bare UPDATE + outbox INSERT, no triggers", rate(notifying.product.per_s), `bare with outbox ${rate(outbox.per_s)}`, times(notifying.product.per_s / outbox.per_s), "(the triggers' own cost)"]);
   }
 
   // The same with a delivery service running, as in production: it sleeps (so transactions

@@ -142,6 +142,17 @@ export async function measureOrdinaryWrites(url: string, rounds: number, roundMs
 const ALWAYS_NOTIFY = `create or replace function notifier.wake_listeners() returns void
   language sql set search_path = pg_catalog as $$ select pg_notify('notifier', 'pending') $$`;
 
+/**
+ * The bare UPDATE plus, in the same statement, the outbox row the product records (same columns,
+ * indexes and foreign keys, no triggers): the floor of any design that records each notification
+ * in the transaction that decides it. product ÷ this = what the protocol's triggers cost.
+ */
+const BARE_FINISH_WITH_OUTBOX = `
+  with finished as (update bare.jobs set status = 'successful', finished_at = now() where id = $1 returning *)
+  insert into bare.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot)
+  select finished.id, t.id, 'success', t.notification_type, to_jsonb(finished)
+    from finished cross join notifier.notification_templates t`;
+
 export interface NotifyingOptions {
   /** Also run the product with the old wake-up (NOTIFY in every transaction) in the same rounds. */
   compareAlwaysNotify: boolean;
@@ -165,7 +176,8 @@ export async function measureNotifyingTransitions(
   await adminQuery(url, `insert into notifier.subscriptions (notification_template_id, trigger) select id, 'success' from notifier.notification_templates`);
   const pools = new Map<string, { next: number; last: number }>();
   for (const schema of ["notifier", "bare"]) {
-    const count = schema === "notifier" ? jobsPerSide * productSides : jobsPerSide;
+    // bare serves two sides: the bare UPDATE, and the same UPDATE writing the outbox row by hand.
+    const count = jobsPerSide * (schema === "notifier" ? productSides : 2);
     const range = await adminQuery(
       url,
       `with inserted as (
@@ -185,7 +197,8 @@ export async function measureNotifyingTransitions(
   const notified: Record<string, number> = {};
   listener.on("notification", () => (notified[current] = (notified[current] ?? 0) + 1));
 
-  const sideFor = (name: string, schema: string, wakeUp?: string): Variant => ({
+  const finish = (schema: string) => `update ${schema}.jobs set status = 'successful' where id = $1`;
+  const sideFor = (name: string, schema: string, wakeUp?: string, statement = finish(schema)): Variant => ({
     name,
     prepare: async (admin, round) => {
       if (wakeUp) await admin.query(wakeUp);
@@ -195,14 +208,19 @@ export async function measureNotifyingTransitions(
       const pool = pools.get(schema)!;
       if (pool.next > pool.last) return false;
       const jobId = pool.next++;
-      await client.query({ name: `finish_${schema}`, text: `update ${schema}.jobs set status = 'successful' where id = $1`, values: [jobId] });
+      await client.query({ name: `finish_${name}`, text: statement, values: [jobId] });
       return true;
     },
   });
-  const variants = [sideFor("notifier", "notifier", options.compareAlwaysNotify ? currentWakeUp : undefined), sideFor("bare", "bare")];
+  const variants = [
+    sideFor("notifier", "notifier", options.compareAlwaysNotify ? currentWakeUp : undefined),
+    sideFor("bare", "bare"),
+    sideFor("bare_with_outbox", "bare", undefined, BARE_FINISH_WITH_OUTBOX),
+  ];
   if (options.compareAlwaysNotify) variants.push(sideFor("notifier_always_notify", "notifier", ALWAYS_NOTIFY));
   try {
-    const result = ratioOf(await interleave(url, variants, rounds, roundMs), options.compareAlwaysNotify ? ["notifier_always_notify"] : []);
+    const extra = ["bare_with_outbox", ...(options.compareAlwaysNotify ? ["notifier_always_notify"] : [])];
+    const result = ratioOf(await interleave(url, variants, rounds, roundMs), extra);
     current = "after";
     await listener.query("select 1"); // collects the notifications still on their way
     const created = (await adminQuery(url, "select count(*)::int as n from notifier.notifications")).rows[0].n as number;
