@@ -154,7 +154,7 @@ export class Deliverer {
       // Rendered once: a retry sends exactly what the first attempt rendered.
       rendered: row.subject === null ? null : { subject: row.subject, body: row.body },
       deliveredTargets: row.deliveredTargets,
-      signal: controller.signal,
+      controller,
     });
     let outcome: Outcome | null;
     if (!result.ok && controller.signal.reason instanceof ShuttingDown) {
