@@ -2,10 +2,11 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { runCli as runProcess } from "./helpers/service.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 // `bin/pg-job-notifier templates add|list|show|test|remove`, run as a child process.
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   url = await createTestDatabase();
   db = await connect(url);
   folder = await mkdtemp(path.join(os.tmpdir(), "cli-templates-"));
-  afterAll(() => rm(folder, { recursive: true, force: true }));
+  afterFile(() => rm(folder, { recursive: true, force: true }));
 });
 
 describe("templates add", () => {

@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { freePort } from "../src/embedded.js";
 import { PACKAGE_ROOT } from "../src/migrate.js";
 import { createTestDatabase } from "./helpers/database.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 /** A line the demo's receiver prints: `receiver: job #12 started 'Deploy web tier' (…)`. */
 const RECEIVED = /^receiver: job #(\d+) (started|success|error) /;
@@ -18,7 +19,7 @@ it("start --demo shows started then final notifications for several jobs, and Ct
     env: { ...process.env, DATABASE_URL: databaseUrl, NOTIFIER_HTTP: `127.0.0.1:${port}`, NOTIFIER_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  afterAll(() => {
+  afterFile(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
   let stdout = "";

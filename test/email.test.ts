@@ -4,12 +4,13 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import { email, type EmailConfiguration } from "../src/types/email.js";
 import { DeliveryError, type Delivery } from "../src/types/type.js";
 import { makeDelivery } from "./helpers/delivery.js";
 import { selfSignedCertificate, type SelfSignedCertificate } from "./helpers/selfSignedCert.js";
 import { sendInChild } from "./helpers/sendInChild.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 const USER = "notifier";
 const PASSWORD = "smtp-Pa55word!";
@@ -56,7 +57,7 @@ async function startSmtp(options: Partial<SMTPServerOptions> = {}) {
   server.on("error", () => {});
   server.listen(0, "127.0.0.1");
   await once(server.server, "listening");
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterFile(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { port: (server.server.address() as net.AddressInfo).port, mails };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { beforeAll, describe, expect, it, inject } from "vitest";
 import { withDatabase } from "../src/databaseUrl.js";
 import { createDatabasePool, type DatabasePool } from "../src/db.js";
 import { runMigrations } from "../src/migrate.js";
@@ -12,6 +12,7 @@ import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
 import { addWebhook, ServiceProcess } from "./helpers/service.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 // Migration 000008: with nothing but its group role, each kind of user can do its job and no more.
 
@@ -27,7 +28,7 @@ async function loginAs(groupRole: string): Promise<pg.Client> {
   const name = `notifier_test_login_${randomBytes(4).toString("hex")}`;
   const password = randomBytes(12).toString("hex");
   await admin.query(`create role ${name} login password '${password}' in role ${groupRole}`);
-  afterAll(async () => {
+  afterFile(async () => {
     await admin.query(`drop owned by ${name}`);
     await admin.query(`drop role ${name}`);
   });
@@ -96,7 +97,7 @@ describe("service role", () => {
   beforeAll(async () => {
     service = await loginAs("notifier_service");
     servicePool = await createDatabasePool(urlOf(service));
-    afterAll(() => servicePool.end());
+    afterFile(() => servicePool.end());
   });
 
   it("listens, claims with a lease, records the outcome and runs the grace", async () => {
@@ -200,7 +201,7 @@ describe("role names and creation", () => {
     const database = `notifier_roles_${suffix}`;
     await admin.query(`create role ${names.host} login`); // an operator's existing role: left as it is
     await admin.query(`create database ${database}`);
-    afterAll(async () => {
+    afterFile(async () => {
       await admin.query(`drop database if exists ${database} with (force)`);
       for (const role of Object.values(names)) await admin.query(`drop role if exists ${role}`);
     });

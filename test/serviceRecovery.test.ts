@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEmbeddedPostgres } from "../src/embedded.js";
 import { runMigrations } from "../src/migrate.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addWebhook, rowsOf, runJob, ServiceProcess, waitUntilSettled } from "./helpers/service.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 const receiver = await HttpReceiver.start();
 const keysOf = (path: string) =>
@@ -42,7 +43,7 @@ describe("a PostgreSQL restart", () => {
   it("marks itself unhealthy while the server is down, then carries on with nothing lost", async () => {
     const folder = await mkdtemp(path.join(os.tmpdir(), "pg-job-notifier-restart-"));
     const server = await startEmbeddedPostgres({ dataDir: path.join(folder, "data"), persistent: true, settings: { fsync: "off" } });
-    afterAll(async () => {
+    afterFile(async () => {
       await server.stop().catch(() => {});
       await rm(folder, { recursive: true, force: true });
     });

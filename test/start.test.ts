@@ -9,6 +9,7 @@ import { freePort } from "../src/embedded.js";
 import { PACKAGE_ROOT } from "../src/migrate.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addWebhook, runJob } from "./helpers/service.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 // `npm start` on a bare machine: no DATABASE_URL, so an embedded PostgreSQL is initialised in the
 // data folder, migrated, and the service runs; a second start reuses the same data.
@@ -53,7 +54,7 @@ async function stop(started: Started, signal: NodeJS.Signals): Promise<number | 
 
 test("start with no DATABASE_URL runs an embedded PostgreSQL, delivers, stops cleanly and keeps its data", async () => {
   const folder = await mkdtemp(path.join(os.tmpdir(), "pg-job-notifier-start-"));
-  afterAll(() => rm(folder, { recursive: true, force: true }));
+  afterFile(() => rm(folder, { recursive: true, force: true }));
   const dataDir = path.join(folder, "postgres");
   const receiver = await HttpReceiver.start();
 

@@ -6,6 +6,7 @@ import { launchChromium, type HeadlessChromium } from "./helpers/browser.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addWebhook, runCli, runJob, ServiceProcess } from "./helpers/service.js";
+import { afterFile } from "./helpers/afterFile.js";
 
 // A job name a careless page would turn into markup that runs.
 const HOSTILE_NAME = `<img src=x onerror="window.__injected = 1">Deploy "web" & db`;
@@ -30,7 +31,7 @@ afterAll(async () => {
 /** `listen --http` as users run it, on a free loopback port, at most two attempts per row. */
 async function startService(env: Record<string, string> = {}): Promise<ServiceProcess> {
   const service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_MAX_ATTEMPTS: "2", NOTIFIER_LOG_LEVEL: "warn", ...env } });
-  afterAll(async () => {
+  afterFile(async () => {
     if (!service.running) return;
     service.kill("SIGTERM");
     await service.waitForExit();

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { afterAll, inject } from "vitest";
+import { inject } from "vitest";
 import { withDatabase } from "../../src/databaseUrl.js";
+import { afterFile } from "./afterFile.js";
 
 /**
  * Creates a migrated database for the calling test file (a copy of the template made by the
@@ -17,7 +18,7 @@ export async function createTestDatabase(): Promise<string> {
   } finally {
     await admin.end();
   }
-  afterAll(async () => {
+  afterFile(async () => {
     const cleanup = new pg.Client({ connectionString: adminUrl });
     await cleanup.connect();
     await cleanup.query(`drop database if exists ${name} with (force)`);
@@ -30,6 +31,6 @@ export async function createTestDatabase(): Promise<string> {
 export async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  afterAll(() => client.end());
+  afterFile(() => client.end());
   return client;
 }

@@ -1,7 +1,7 @@
 import { once, EventEmitter } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll } from "vitest";
+import { afterFile } from "./afterFile.js";
 
 export interface ReceivedRequest {
   method: string;
@@ -31,7 +31,7 @@ export class HttpReceiver extends EventEmitter {
     receiver.server.keepAliveTimeout = 60_000;
     receiver.server.listen(0, "127.0.0.1");
     await once(receiver.server, "listening");
-    afterAll(() => receiver.close());
+    afterFile(() => receiver.close());
     return receiver;
   }
 

@@ -4,9 +4,9 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterAll } from "vitest";
 import { freePort } from "../../src/embedded.js";
 import { IrcConnection, type IrcMessage } from "../../src/types/ircClient.js";
+import { afterFile } from "./afterFile.js";
 
 /** Debian's ngircd binary (`apt-get install ngircd`; .ci/run installs it when missing). */
 const NGIRCD = "/usr/sbin/ngircd";
@@ -73,7 +73,7 @@ export async function startIrcServer(options: { password?: string; tls?: { key: 
     }
     await rm(folder, { recursive: true, force: true });
   };
-  afterAll(stop);
+  afterFile(stop);
   const deadline = Date.now() + 30_000;
   while (!(await accepts(port)) || (tlsPort !== undefined && !(await accepts(tlsPort)))) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -119,7 +119,7 @@ export async function watchIrc(server: IrcServer, nickname: string, channels: st
     await connection.quit();
     clearTimeout(timer);
   };
-  afterAll(quit);
+  afterFile(quit);
   return {
     nickname: connection.nickname,
     received,
