@@ -32,55 +32,33 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims up to `limit` due pending rows, oldest first, for `worker` until the lease ends.
+ * Claims up to `limit` due pending rows, oldest first, for `worker` until the lease ends, through
+ * notifier.claim_due (migration 11), whose plan PostgreSQL keeps for the session: planning the
+ * statement cost several times its execution on every claim (docs/benchmarks.md).
  * SKIP LOCKED lets several processes claim at once without waiting on each other; a row whose
  * lease lapsed (its process died) is due again. A final row is not claimed while the started
  * row of the same (job, template) is still pending, so started is always attempted first.
  *
- * The claim commits without waiting for its WAL flush (synchronous_commit off for this statement's
- * transaction only): a lease needs no durability. Were the server to crash before the flush, the
- * rows would simply be unclaimed again and sent again with the same Idempotency-Key — the case of
- * a process killed mid-send (CONTRACT §5.5); the outcome written later is flushed, and the claim's
- * commit record with it. Saves a disk flush on the path from a NOTIFY to the send
- * (docs/benchmarks.md).
+ * The claim commits without waiting for its WAL flush (synchronous_commit off for its transaction
+ * only, set by the function): a lease needs no durability. Were the server to crash before the
+ * flush, the rows would simply be unclaimed again and sent again with the same Idempotency-Key —
+ * the case of a process killed mid-send (CONTRACT §5.5); the outcome written later is flushed,
+ * and the claim's commit record with it. Saves a disk flush on the path from a NOTIFY to the send.
  */
 export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): Promise<readonly ClaimedNotification[]> {
   return db.any(sql.type(ClaimedNotification)`
-    with due as (
-      select n.id
-        from notifier.notifications n
-       where n.status = 'pending'
-         and n.run_at <= now()
-         and (n.locked_until is null or n.locked_until < now())
-         and (n.trigger = 'started' or not exists (
-               select 1
-                 from notifier.notifications started
-                where started.job_id = n.job_id
-                  and started.notification_template_id = n.notification_template_id
-                  and started.trigger = 'started'
-                  and started.status = 'pending'))
-       order by n.run_at, n.id
-       limit ${options.limit}
-       for update of n skip locked
-    ),
-    commit_without_flush as (select pg_catalog.set_config('synchronous_commit', 'off', true))
-    update notifier.notifications n
-       set locked_by = ${options.worker},
-           locked_until = now() + make_interval(secs => ${options.leaseSeconds}::float8)
-      from due, notifier.notification_templates t, commit_without_flush
-     where n.id = due.id
-       and t.id = n.notification_template_id
-    returning n.id::text as "id",
-              n.job_id as "jobId",
-              n.trigger,
-              n.attempts,
-              n.job_snapshot as "jobSnapshot",
-              n.delivered_targets as "deliveredTargets",
-              n.subject,
-              n.body,
-              t.id as "templateId",
-              t.name as "templateName",
-              t.notification_type as "notificationType",
-              t.notification_configuration as "configuration",
-              t.messages`);
+    select id::text as "id",
+           job_id as "jobId",
+           trigger,
+           attempts,
+           job_snapshot as "jobSnapshot",
+           delivered_targets as "deliveredTargets",
+           subject,
+           body,
+           template_id as "templateId",
+           template_name as "templateName",
+           notification_type as "notificationType",
+           notification_configuration as "configuration",
+           messages
+      from notifier.claim_due(${options.worker}, ${options.limit}, make_interval(secs => ${options.leaseSeconds}::float8))`);
 }
