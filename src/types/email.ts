@@ -1,6 +1,7 @@
 import nodemailer from "nodemailer";
 import { z } from "zod";
 import { DEFAULT_MESSAGE, DEFAULT_TEXT_BODY } from "../render/defaults.js";
+import { requiredText, timeoutSeconds } from "./configuration.js";
 import { abortReason, redact } from "./http.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
@@ -10,7 +11,7 @@ export const DEFAULT_EMAIL_TIMEOUT_SECONDS = 30;
 /** Keys as notifier.notification_type_keys lists them for 'email' (AWX's names). */
 const configurationSchema = z
   .object({
-    host: z.string().min(1),
+    host: requiredText,
     port: z.number().int().nullish(),
     username: z.string().nullish(),
     password: z.string().nullish(),
@@ -18,9 +19,9 @@ const configurationSchema = z
     use_tls: z.boolean().nullish(),
     /** TLS from the first byte (SMTPS, usually port 465). */
     use_ssl: z.boolean().nullish(),
-    sender: z.string().min(1),
+    sender: requiredText,
     recipients: z.array(z.string()).min(1),
-    timeout: z.number().positive().nullish(),
+    timeout: timeoutSeconds,
   })
   .strict();
 

@@ -1,12 +1,13 @@
 import { z } from "zod";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
+import { requiredText, timeoutSeconds } from "./configuration.js";
 import { displayUrl, httpRequest } from "./http.js";
 import type { NotificationType } from "./type.js";
 
 /** Keys as notifier.notification_type_keys lists them for 'webhook' (AWX's names). */
 const configurationSchema = z
   .object({
-    url: z.string().min(1),
+    url: requiredText,
     // Optional keys may also be JSON null, as SQL treats null as absent.
     http_method: z.enum(["POST", "PUT"]).nullish(),
     // SQL accepts any JSON object; scalar values are sent as their text.
@@ -14,7 +15,7 @@ const configurationSchema = z
     username: z.string().nullish(),
     password: z.string().nullish(),
     disable_ssl_verification: z.boolean().nullish(),
-    timeout: z.number().positive().nullish(),
+    timeout: timeoutSeconds,
   })
   .strict();
 
