@@ -173,10 +173,9 @@ export class Deliverer {
         ? { kind: "failed", row: common }
         : { kind: "retry", row: { ...common, delaySeconds: retryDelaySeconds(this.config.retryDelaySeconds, attempt) } };
     }
-    const error = result.ok ? null : result.error;
     const seconds = (performance.now() - startedAt) / 1000;
     this.inFlight.delete(row.id);
-    if (outcome) this.record(row, attempt, outcome, seconds, error);
+    if (outcome) this.record(row, attempt, outcome, seconds);
     if (this.inFlight.size === 0) this.idle?.();
     // Look for rows created meanwhile: transactions do not NOTIFY a busy process (migration 9).
     // With nothing else to do, falling asleep is that look (the listener claims once more after
@@ -186,7 +185,7 @@ export class Deliverer {
     this.pump();
   }
 
-  private record(row: ClaimedNotification, attempt: number, outcome: Outcome, seconds: number, error: string | null): void {
+  private record(row: ClaimedNotification, attempt: number, outcome: Outcome, seconds: number): void {
     const type = row.notificationType;
     this.metrics.sendDuration.observe({ type, outcome: outcome.kind }, seconds);
     const fields = {
@@ -198,10 +197,10 @@ export class Deliverer {
       this.logger.info(fields, "notification sent");
     } else if (outcome.kind === "retry") {
       this.metrics.retried.inc({ type });
-      this.logger.warn({ ...fields, error, retryInSeconds: Number(outcome.row.delaySeconds.toFixed(3)) }, "send failed, will retry");
+      this.logger.warn({ ...fields, error: outcome.row.error, retryInSeconds: Number(outcome.row.delaySeconds.toFixed(3)) }, "send failed, will retry");
     } else {
       this.metrics.failed.inc({ type });
-      this.logger.error({ ...fields, error }, "notification failed");
+      this.logger.error({ ...fields, error: outcome.row.error }, "notification failed");
     }
     this.outcomes.push(outcome);
     this.recording.add(row.id);
