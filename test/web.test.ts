@@ -1,3 +1,4 @@
+import http from "node:http";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../src/errors.js";
@@ -142,6 +143,14 @@ describe("web view", () => {
     expect((await fetch(`${service.httpUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     const retry = await fetch(`${service.httpUrl}/notifications/1/retry`, { method: "POST", redirect: "manual" });
     expect(retry.status).toBe(401);
+
+    // The cookie-setting redirect stays on this host, even for a path that normalises to "//host".
+    const oddPath = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get({ host: new URL(service.httpUrl).hostname, port: new URL(service.httpUrl).port, path: `/.//evil.example/?token=${TOKEN}` }, resolve)
+        .on("error", reject));
+    oddPath.resume();
+    expect(oddPath.statusCode).toBe(303);
+    expect(oddPath.headers.location).toBe("/evil.example/");
 
     // A browser opens the link once; the cookie carries the token from then on, and the address
     // bar no longer shows it.

@@ -41,7 +41,9 @@ export function checkAccess(request: http.IncomingMessage, token: string | null)
   const query = url.searchParams.get("token");
   if (query !== null && sameSecret(query, token)) {
     url.searchParams.delete("token");
-    return { allowed: true, setCookieAndRedirect: url.pathname + url.search };
+    // One leading slash: a path such as "/.//evil.example" normalises to "//evil.example", which
+    // a browser would follow to another host.
+    return { allowed: true, setCookieAndRedirect: url.pathname.replace(/^\/+/, "/") + url.search };
   }
   return { allowed: false };
 }
