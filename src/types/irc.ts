@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
 import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
+import { redact } from "./http.js";
 import { IrcConnection, IrcError, isChannel } from "./ircClient.js";
 import { deliverToEachTarget, pendingTargets } from "./targets.js";
 import { DeliveryError, type NotificationType } from "./type.js";
@@ -50,7 +51,8 @@ export const irc: NotificationType<IrcConfiguration> = {
     } catch (error) {
       connection?.destroy();
       const refused = error instanceof IrcError && ["432", "464", "465"].includes(error.reply?.command ?? "");
-      throw new DeliveryError(`irc: ${where}: ${(error as Error).message}`, {
+      // The server's own words are quoted: a server echoing the PASS line must not leak it.
+      throw new DeliveryError(redact(`irc: ${where}: ${(error as Error).message}`, [config.password ?? ""]), {
         deliveredTargets: delivery.deliveredTargets, permanent: refused, cause: error,
       });
     }

@@ -169,6 +169,26 @@ describe("irc against a server that never answers", () => {
     expect(outcome).toEqual({ recipients: "#x, bob", notificationsSent: 2, deliveredTargets: ["bob", "#x"] });
   });
 
+  it("keeps the password out of the error when the server echoes it back", async () => {
+    const password = "echoed-password-value";
+    const echoing = net.createServer((socket) => {
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => {
+        if (chunk.startsWith("PASS ")) socket.write(`:srv 464 * :Password incorrect: ${chunk.split("\r\n")[0]}\r\n`);
+      });
+    });
+    await new Promise<void>((resolve) => echoing.listen(0, "127.0.0.1", resolve));
+    const { port } = echoing.address() as net.AddressInfo;
+    try {
+      const error = await irc.send(makeDelivery({ server: "127.0.0.1", port, nickname: "n", password, targets: ["#x"] }))
+        .then(() => null, (e: unknown) => e);
+      expect((error as DeliveryError).message).toBe(`irc: 127.0.0.1:${port}: server refused the connection: 464 Password incorrect: PASS :***`);
+      expect((error as DeliveryError).permanent).toBe(true);
+    } finally {
+      await new Promise<void>((resolve) => echoing.close(() => resolve()));
+    }
+  });
+
   it("reports a refused connection as retryable", async () => {
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
