@@ -2,6 +2,7 @@ import { Liquid, type Template } from "liquidjs";
 import { UsageError } from "../errors.js";
 import { FRIENDLY_NAMES, TRIGGERS, type JobSnapshot, type Trigger } from "../job.js";
 import type { NotificationTypeName } from "../types/type.js";
+import { urlUnder } from "../types/http.js";
 import { notificationTypes } from "../types/index.js";
 
 /**
@@ -71,7 +72,7 @@ export function jobUrl(urlBase: string, job: Pick<JobSnapshot, "id" | "kind">): 
   if (urlBase.includes("{id}")) {
     return urlBase.replaceAll("{id}", String(job.id)).replaceAll("{kind}", job.kind);
   }
-  return `${urlBase.replace(/\/+$/, "")}/jobs/${job.kind}/${job.id}`;
+  return urlUnder(urlBase, `/jobs/${job.kind}/${job.id}`);
 }
 
 /** True when the wrapup grace fired: the final notification goes out without host counts. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
 import { requiredText, timeoutSeconds } from "./configuration.js";
-import { displayUrl, httpRequest } from "./http.js";
+import { displayUrl, httpRequest, urlUnder } from "./http.js";
 import type { NotificationType } from "./type.js";
 
 const configurationSchema = z.object({
@@ -39,7 +39,7 @@ export const grafana: NotificationType<GrafanaConfiguration> = {
     await httpRequest({
       notificationId: delivery.notificationId,
       method: "POST",
-      url: `${config.grafana_url.replace(/\/+$/, "")}/api/annotations`,
+      url: urlUnder(config.grafana_url, "/api/annotations"),
       bearerToken: config.grafana_key,
       json: {
         time,

@@ -159,6 +159,11 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
   }
 }
 
+/** `path` (starting with "/") under a configured base URL, whether or not the base ends in "/". */
+export function urlUnder(base: string, path: string): string {
+  return `${base.replace(/\/+$/, "")}${path}`;
+}
+
 /** A URL safe to print: no user info, no query or fragment, long token-like path segments masked. */
 export function displayUrl(raw: string): string {
   let url: URL;

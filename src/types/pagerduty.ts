@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
 import { requiredText, timeoutSeconds } from "./configuration.js";
-import { httpRequest } from "./http.js";
+import { httpRequest, urlUnder } from "./http.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
 /** PagerDuty's Events API; `api_url` overrides it (tests, proxies, the EU service region). */
@@ -41,7 +41,7 @@ export const pagerduty: NotificationType<PagerdutyConfiguration> = {
     const response = await httpRequest({
       notificationId: delivery.notificationId,
       method: "POST",
-      url: `${(config.api_url ?? PAGERDUTY_API_URL).replace(/\/+$/, "")}/v2/enqueue`,
+      url: urlUnder(config.api_url ?? PAGERDUTY_API_URL, "/v2/enqueue"),
       json: {
         routing_key: config.service_key,
         event_action: "trigger",

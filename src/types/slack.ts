@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
 import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
-import { excerpt, httpRequest } from "./http.js";
+import { excerpt, httpRequest, urlUnder } from "./http.js";
 import { deliverToEachTarget } from "./targets.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
@@ -41,7 +41,7 @@ export const slack: NotificationType<SlackConfiguration> = {
   bodyFormat: "text",
   async send(delivery) {
     const config = delivery.configuration;
-    const endpoint = `${(config.api_url ?? SLACK_API_URL).replace(/\/+$/, "")}/chat.postMessage`;
+    const endpoint = urlUnder(config.api_url ?? SLACK_API_URL, "/chat.postMessage");
     // As AWX: anything but a hex color (often "") means no attachment.
     const color = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(config.hex_color ?? "") ? config.hex_color : null;
     return deliverToEachTarget({

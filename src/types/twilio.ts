@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
 import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
-import { httpRequest } from "./http.js";
+import { httpRequest, urlUnder } from "./http.js";
 import { deliverToEachTarget } from "./targets.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
@@ -32,8 +32,7 @@ export const twilio: NotificationType<TwilioConfiguration> = {
   bodyFormat: "text",
   async send(delivery) {
     const config = delivery.configuration;
-    const base = (config.api_url ?? TWILIO_API_URL).replace(/\/+$/, "");
-    const endpoint = `${base}/2010-04-01/Accounts/${encodeURIComponent(config.account_sid)}/Messages.json`;
+    const endpoint = urlUnder(config.api_url ?? TWILIO_API_URL, `/2010-04-01/Accounts/${encodeURIComponent(config.account_sid)}/Messages.json`);
     return deliverToEachTarget({
       type: "twilio",
       targets: config.to_numbers,
