@@ -21,8 +21,11 @@ export interface WebViewOptions {
   jobLimit?: number;
 }
 
-/** Answers one request when it is the web view's; resolves false for any other path. */
-export type WebViewHandler = (request: http.IncomingMessage, response: http.ServerResponse) => Promise<boolean>;
+/**
+ * Answers one request when it is the web view's; resolves false for any other path. `url` is the
+ * request's URL as the HTTP server parsed it (a RouteHandler).
+ */
+export type WebViewHandler = (request: http.IncomingMessage, response: http.ServerResponse, url: URL) => Promise<boolean>;
 
 /**
  * The web view: `GET /` (recent jobs and their notifications, the templates; `?status=` filters,
@@ -31,8 +34,7 @@ export type WebViewHandler = (request: http.IncomingMessage, response: http.Serv
  * Access control (loopback or token) is the HTTP server's, applied before this runs.
  */
 export function createWebView(options: WebViewOptions): WebViewHandler {
-  return async (request, response) => {
-    const url = new URL(request.url ?? "/", "http://localhost");
+  return async (request, response, url) => {
     if (url.pathname === "/" && (request.method === "GET" || request.method === "HEAD")) {
       await servePage(options, url, response);
       return true;
