@@ -167,18 +167,18 @@ export async function renderNotification(input: {
     fail((error as Error).message);
   }
   const context = renderContext(input.job, input.urlBase);
+  const where = (part: "message" | "body") => (custom[part] ? `messages.${trigger}.${part}` : `default ${part}`);
 
   const render = (part: "message" | "body", source: string): string => {
-    const where = custom[part] ? `messages.${trigger}.${part}` : `default ${part}`;
     let output: string;
     try {
       // Synchronous: nothing here waits on I/O, and it renders about twice as fast as render().
       output = liquid.renderSync(parse(source), context);
     } catch (error) {
-      return fail(`${where}: ${oneLine(error)}`);
+      return fail(`${where(part)}: ${oneLine(error)}`);
     }
     if (output.length > RENDER_LIMITS.outputChars) {
-      fail(`${where}: longer than ${RENDER_LIMITS.outputChars} characters after rendering`);
+      fail(`${where(part)}: longer than ${RENDER_LIMITS.outputChars} characters after rendering`);
     }
     return output;
   };
@@ -193,8 +193,7 @@ export async function renderNotification(input: {
     try {
       JSON.parse(body);
     } catch (error) {
-      const where = custom.body ? `messages.${trigger}.body` : "default body";
-      fail(`${where}: not valid JSON after rendering (${oneLine(error)})`);
+      fail(`${where("body")}: not valid JSON after rendering (${oneLine(error)})`);
     }
   }
   return { subject, body };
