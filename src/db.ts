@@ -1,5 +1,6 @@
 import {
   createPool,
+  sql,
   createTypeParserPreset,
   SchemaValidationError,
   type DatabasePool,
@@ -8,6 +9,14 @@ import {
 
 export { sql } from "slonik";
 export type { CommonQueryMethods, DatabasePool } from "slonik";
+
+/** A timestamp column ("n.sent_at") as epoch milliseconds (NULL stays NULL), whatever type parsers the pool has. */
+export const epochMs = (column: string) =>
+  sql.fragment`(extract(epoch from ${sql.identifier(column.split("."))}) * 1000)::float8`;
+
+/** A timestamp column ("n.sent_at") as ISO 8601 text in UTC, to the second (NULL stays NULL). */
+export const utcIsoText = (column: string) =>
+  sql.fragment`to_char(${sql.identifier(column.split("."))} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 
 /** Connections the service needs: claims, completions, lease extensions, the sweeper, metrics. */
 export const DEFAULT_POOL_SIZE = 6;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sql, type CommonQueryMethods } from "../db.js";
+import { epochMs, sql, type CommonQueryMethods } from "../db.js";
 
 /** Times are epoch milliseconds (null when not reached), whatever type parsers the pool has. */
 const time = z.number().nullable();
@@ -29,8 +29,6 @@ export const JobDescription = z.object({
   now: z.number(),
 });
 export type JobDescription = z.infer<typeof JobDescription>;
-
-const epochMs = (column: string) => sql.fragment`(extract(epoch from ${sql.identifier(column.split("."))}) * 1000)::float8`;
 
 /** Where the two-condition protocol stands for one job (notifier.job_notification_state); null if unknown. */
 export async function describeJob(db: CommonQueryMethods, jobId: number): Promise<JobDescription | null> {

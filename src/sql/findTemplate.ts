@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sql, type CommonQueryMethods } from "../db.js";
+import { epochMs, sql, type CommonQueryMethods } from "../db.js";
 
 export const TemplateDetails = z.object({
   id: z.number(),
@@ -26,8 +26,8 @@ export async function findTemplate(db: CommonQueryMethods, name: string): Promis
                                       order by s.trigger <> 'started', s.trigger desc, s.id)
                        from notifier.subscriptions s
                       where s.notification_template_id = t.id), '[]') as subscriptions,
-           (extract(epoch from t.created_at) * 1000)::float8 as "createdAt",
-           (extract(epoch from t.modified_at) * 1000)::float8 as "modifiedAt"
+           ${epochMs("t.created_at")} as "createdAt",
+           ${epochMs("t.modified_at")} as "modifiedAt"
       from notifier.notification_templates t
      where t.name = ${name}`);
 }

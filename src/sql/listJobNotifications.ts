@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from "../db.js";
+import { sql, utcIsoText, type CommonQueryMethods } from "../db.js";
 import { z } from "zod";
 
 export const JobNotification = z.object({
@@ -28,8 +28,8 @@ export async function listJobNotifications(
   return db.any(sql.type(JobNotification)`
     select n.id::text as id, n.job_id::text as "jobId", t.name as "templateName",
            n.notification_type as "notificationType", n.trigger, n.status, n.attempts, n.error,
-           to_char(n.run_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "runAt",
-           to_char(n.sent_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "sentAt"
+           ${utcIsoText("n.run_at")} as "runAt",
+           ${utcIsoText("n.sent_at")} as "sentAt"
       from notifier.notifications n
       join notifier.notification_templates t on t.id = n.notification_template_id
      where n.job_id = any(${sql.array(options.jobIds, "int8")})

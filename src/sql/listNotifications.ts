@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { sql, type CommonQueryMethods } from "../db.js";
+import { epochMs, sql, type CommonQueryMethods } from "../db.js";
 
 export const NotificationRecord = z.object({
   id: z.number(),
@@ -36,11 +36,11 @@ export async function listNotifications(db: CommonQueryMethods, filter: Notifica
   return db.any(sql.type(NotificationRecord)`
     select n.id, n.job_id as "jobId", n.notification_template_id as "templateId", t.name as "templateName",
            n.notification_type as "notificationType", n.trigger, n.status, n.attempts, n.error, n.recipients,
-           (extract(epoch from n.run_at) * 1000)::float8 as "runAt",
+           ${epochMs("n.run_at")} as "runAt",
            n.locked_by as "lockedBy",
-           (extract(epoch from n.locked_until) * 1000)::float8 as "lockedUntil",
-           (extract(epoch from n.created_at) * 1000)::float8 as "createdAt",
-           (extract(epoch from n.sent_at) * 1000)::float8 as "sentAt"
+           ${epochMs("n.locked_until")} as "lockedUntil",
+           ${epochMs("n.created_at")} as "createdAt",
+           ${epochMs("n.sent_at")} as "sentAt"
       from notifier.notifications n
       join notifier.notification_templates t on t.id = n.notification_template_id
      where (${jobId}::bigint is null or n.job_id = ${jobId}::bigint)

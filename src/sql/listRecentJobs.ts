@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from "../db.js";
+import { sql, utcIsoText, type CommonQueryMethods } from "../db.js";
 import { z } from "zod";
 
 export const RecentJob = z.object({
@@ -27,7 +27,7 @@ export async function listRecentJobs(
   const status = options.status ?? null;
   return db.any(sql.type(RecentJob)`
     select s.job_id::text as "jobId", s.kind, s.name, s.status, s.waiting_for as "waitingFor",
-           to_char(s.finished_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "finishedAt",
+           ${utcIsoText("s.finished_at")} as "finishedAt",
            s.pending::int as pending, s.successful::int as successful, s.failed::int as failed
       from notifier.job_notification_state s
      where ${status}::text is null
