@@ -40,7 +40,8 @@ class ShuttingDown extends Error {}
  */
 export class Deliverer {
   private readonly queue: ClaimedNotification[] = [];
-  private readonly inFlight = new Map<string, { row: ClaimedNotification; controller: AbortController }>();
+  /** Rows being sent, by id, with the controller that aborts the attempt. */
+  private readonly inFlight = new Map<string, AbortController>();
   private readonly outcomes: Outcome[] = [];
   /** Rows whose outcome is buffered or being written: still leased, still extended. */
   private readonly recording = new Set<string>();
@@ -96,7 +97,7 @@ export class Deliverer {
     const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref());
     if (await Promise.race([drained.then(() => false), deadline])) {
       this.logger.warn({ inFlight: this.inFlight.size }, "shutdown grace over: aborting sends still in flight");
-      for (const { controller } of this.inFlight.values()) controller.abort(new ShuttingDown("shutting down"));
+      for (const controller of this.inFlight.values()) controller.abort(new ShuttingDown("shutting down"));
       await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     }
     await this.flushUntilDone(graceMs);
@@ -139,7 +140,7 @@ export class Deliverer {
 
   private async attempt(row: ClaimedNotification): Promise<void> {
     const controller = new AbortController();
-    this.inFlight.set(row.id, { row, controller });
+    this.inFlight.set(row.id, controller);
     const startedAt = performance.now();
     const attempt = row.attempts + 1;
     const result = await attemptDelivery({
