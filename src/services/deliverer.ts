@@ -50,6 +50,8 @@ export class Deliverer {
   private claimWanted = false;
   /** A started row's outcome is buffered: once written, its final sibling becomes claimable. */
   private unblocking = false;
+  /** Set by start(): wakes before it (the listener connecting) claim nothing yet. */
+  private started = false;
   private stopping = false;
   private databaseRetry: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
@@ -70,6 +72,7 @@ export class Deliverer {
   ) {}
 
   start(): void {
+    this.started = true;
     const every = Math.max(100, (this.config.leaseSeconds * 1000) / 3);
     this.leaseTimer = setInterval(() => void this.extendLeases(), every);
     this.wake();
@@ -111,6 +114,9 @@ export class Deliverer {
   }
 
   private pump(): void {
+    // Not before start(): rows claimed while the service could still fail to start (its HTTP
+    // port taken) would stay leased, unextended and unreleased, until the lease lapsed.
+    if (!this.started) return;
     while (!this.stopping && this.inFlight.size < this.config.concurrency && this.queue.length > 0) {
       void this.attempt(this.queue.shift()!);
     }
