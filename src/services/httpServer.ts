@@ -41,7 +41,8 @@ export async function startHttpServer(config: HttpServerConfig, logger: Logger):
       for (const route of routes) if (await route(request, response, url)) return;
       send(response, 404, "text/plain; charset=utf-8", "not found\n");
     } catch (error) {
-      logger.error({ error: (error as Error).message, path: request.url }, "HTTP handler failed");
+      // The path only: a query may carry the access token (?token=…).
+      logger.error({ error: (error as Error).message, path: (request.url ?? "/").split("?")[0] }, "HTTP handler failed");
       if (!response.headersSent) send(response, 500, "text/plain; charset=utf-8", "internal error\n");
       else response.destroy();
     }
