@@ -135,10 +135,24 @@ const attributeOf = (flag: string) => flag.slice(2).replace(/-([a-z])/g, (_, let
 
 /** Adds every service flag (each defaulting to its NOTIFIER_* variable) to a command. */
 export function addServiceOptions(command: Command): Command {
-  for (const setting of SERVICE_SETTINGS) {
-    command.addOption(new Option(`${setting.flag} <value>`, setting.description).env(setting.env));
-  }
+  for (const setting of SERVICE_SETTINGS) command.addOption(serviceOption(setting));
   return command;
+}
+
+/**
+ * Adds one of the service's settings to an operator command that needs it, e.g. explain's
+ * NOTIFIER_WRAPUP_GRACE. Read it back with readServiceSettings(command), which validates it the
+ * same way as the service does.
+ */
+export function addServiceSetting(command: Command, key: keyof ServiceSettings): Command {
+  const setting = SERVICE_SETTINGS.find((candidate) => candidate.key === key);
+  if (!setting) throw new Error(`no service setting ${key}`);
+  return command.addOption(serviceOption(setting));
+}
+
+/** A setting's flag, defaulting to its NOTIFIER_* variable. */
+function serviceOption(setting: (typeof SERVICE_SETTINGS)[number]): Option {
+  return new Option(`${setting.flag} <value>`, setting.description).env(setting.env);
 }
 
 /**

@@ -1,7 +1,5 @@
-import { Option, type Command } from "commander";
 import { createDatabasePool, type DatabasePool } from "../db.js";
 import { parseDatabaseUrl } from "../databaseUrl.js";
-import { SERVICE_SETTINGS, type ServiceSettings } from "../config.js";
 import { UsageError } from "../errors.js";
 
 /** An operator command runs a few statements one after another: one connection is plenty. */
@@ -15,17 +13,6 @@ export async function withDatabase<T>(databaseUrl: string | undefined, work: (db
   } finally {
     await db.end();
   }
-}
-
-/**
- * Adds one of the service's settings (its flag, defaulting to its NOTIFIER_* variable) to an
- * operator command that needs it, e.g. explain's NOTIFIER_WRAPUP_GRACE. Read it back with
- * readServiceSettings(command), which validates it the same way as the service does.
- */
-export function addServiceSetting(command: Command, key: keyof ServiceSettings): Command {
-  const setting = SERVICE_SETTINGS.find((candidate) => candidate.key === key);
-  if (!setting) throw new Error(`no service setting ${key}`);
-  return command.addOption(new Option(`${setting.flag} <value>`, setting.description).env(setting.env));
 }
 
 /** A positive whole number from the command line (an id, a limit); a UsageError names `what`. */

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { readServiceSettings } from "../config.js";
+import { addServiceSetting, readServiceSettings } from "../config.js";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { OperationError } from "../errors.js";
 import { FRIENDLY_NAMES, type JobKind } from "../job.js";
@@ -7,7 +7,7 @@ import { describeJob, type JobDescription } from "../sql/describeJob.js";
 import { listNotifications, type NotificationRecord } from "../sql/listNotifications.js";
 import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
 import { maskSecrets } from "../types/index.js";
-import { addServiceSetting, formatTable, formatTime, isoTime, oneLine, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { formatTable, formatTime, isoTime, oneLine, parsePositiveInteger, printJson, withDatabase } from "./common.js";
 
 /** More rows than one job can have (one per template and trigger) in any sane installation. */
 const MAX_ROWS_PER_JOB = 10_000;

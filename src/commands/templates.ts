@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
-import { readServiceSettings } from "../config.js";
+import { addServiceSetting, readServiceSettings } from "../config.js";
 import type { CommonQueryMethods } from "../db.js";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { OperationError, UsageError } from "../errors.js";
@@ -15,7 +15,7 @@ import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
 import { validateTemplate } from "../sql/validateTemplate.js";
 import { maskSecrets } from "../types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
-import { addServiceSetting, formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
 
 /** SQLSTATE of notifier.validate_notification_template's errors. */
 const INVALID_PARAMETER_VALUE = "22023";
