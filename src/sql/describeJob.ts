@@ -23,8 +23,6 @@ export const JobDescription = z.object({
   startedConditionAt: time,
   finalConditionAt: time,
   finalTrigger: z.string().nullable(),
-  /** What the view says the final notification waits for ("final status", "wrapup event (…)"). */
-  waitingFor: z.string().nullable(),
   /** The database's clock, so "due now" and "overdue" are judged on the server's time. */
   now: z.number(),
 });
@@ -46,7 +44,6 @@ export async function describeJob(db: CommonQueryMethods, jobId: number): Promis
            ${epochMs("j.started_condition_at")} as "startedConditionAt",
            ${epochMs("j.final_condition_at")} as "finalConditionAt",
            j.final_trigger as "finalTrigger",
-           s.waiting_for as "waitingFor",
            (extract(epoch from clock_timestamp()) * 1000)::float8 as now
       from notifier.jobs j
       join notifier.job_notification_state s on s.job_id = j.id
