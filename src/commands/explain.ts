@@ -39,8 +39,7 @@ Examples:
       const job = await describeJob(db, jobId);
       if (!job) throw new OperationError(`job ${jobId} not found in notifier.jobs`);
       const notifications = await listNotifications(db, { jobId, limit: MAX_ROWS_PER_JOB });
-      const templateIds = new Set(notifications.map((row) => row.templateId));
-      const templates = (await listTemplatesWithTriggers(db)).filter((template) => templateIds.has(Number(template.id)));
+      const templates = await listTemplatesWithTriggers(db, [...new Set(notifications.map((row) => row.templateId))]);
       return explain(job, [...notifications].reverse(), templates, wrapupGraceSeconds);
     });
     if (options.json) printJson(explanation);

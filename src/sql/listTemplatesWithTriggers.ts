@@ -12,8 +12,8 @@ export const TemplateWithTriggers = z.object({
 });
 export type TemplateWithTriggers = z.infer<typeof TemplateWithTriggers>;
 
-/** Every notification template, by name, with the triggers it is subscribed to. */
-export async function listTemplatesWithTriggers(db: CommonQueryMethods): Promise<readonly TemplateWithTriggers[]> {
+/** The notification templates (every one, or those of `ids`), by name, with the triggers they are subscribed to. */
+export async function listTemplatesWithTriggers(db: CommonQueryMethods, ids?: readonly number[]): Promise<readonly TemplateWithTriggers[]> {
   return db.any(sql.type(TemplateWithTriggers)`
     select t.id::text as id, t.name, t.notification_type as "notificationType",
            t.notification_configuration as configuration,
@@ -22,5 +22,6 @@ export async function listTemplatesWithTriggers(db: CommonQueryMethods): Promise
                           where s.notification_template_id = t.id) x
                   order by x.trigger <> 'started', x.trigger desc) as triggers
       from notifier.notification_templates t
+     where ${ids ? sql.fragment`t.id = any(${sql.array(ids, "int8")})` : sql.fragment`true`}
      order by t.name`);
 }
