@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { parseDatabaseUrl, withDatabase } from "../src/databaseUrl.js";
+import { parseDatabaseUrl, urlForDatabase } from "../src/databaseUrl.js";
 import { startEmbeddedPostgres } from "../src/embedded.js";
 import { runMigrations } from "../src/migrate.js";
 
@@ -57,14 +57,14 @@ export async function openBenchServer(): Promise<BenchServer> {
       templateReady ??= (async () => {
         await adminQuery(adminUrl, `create database ${template}`);
         created.push(template);
-        await runMigrations(withDatabase(adminUrl, template));
-        if (STATEMENT_STATS) await adminQuery(withDatabase(adminUrl, template), "create extension pg_stat_statements");
+        await runMigrations(urlForDatabase(adminUrl, template));
+        if (STATEMENT_STATS) await adminQuery(urlForDatabase(adminUrl, template), "create extension pg_stat_statements");
       })();
       await templateReady;
       const name = `${prefix}_${phase}`;
       await adminQuery(adminUrl, `create database ${name} template ${template}`);
       created.push(name);
-      return withDatabase(adminUrl, name);
+      return urlForDatabase(adminUrl, name);
     },
     async close() {
       for (const name of created.reverse()) await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);

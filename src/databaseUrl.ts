@@ -21,7 +21,7 @@ export function parseDatabaseUrl(value: string | undefined, setting = "DATABASE_
 }
 
 /** The same server as `url`, another database. */
-export function withDatabase(url: string, database: string): string {
+export function urlForDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${encodeURIComponent(database)}`;
   return parsed.toString();

@@ -4,7 +4,7 @@ import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres } from "../src/embedded.js";
-import { withDatabase } from "../src/databaseUrl.js";
+import { urlForDatabase } from "../src/databaseUrl.js";
 import { runMigrations } from "../src/migrate.js";
 
 declare module "vitest" {
@@ -45,7 +45,7 @@ export default async function setup(project: TestProject) {
   const templateDatabase = `notifier_test_template_${process.pid}`;
   await adminQuery(adminUrl, `drop database if exists ${templateDatabase}`);
   await adminQuery(adminUrl, `create database ${templateDatabase}`);
-  await runMigrations(withDatabase(adminUrl, templateDatabase));
+  await runMigrations(urlForDatabase(adminUrl, templateDatabase));
 
   project.provide("adminUrl", adminUrl);
   project.provide("templateDatabase", templateDatabase);

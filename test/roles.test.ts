@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import pg from "pg";
 import { beforeAll, describe, expect, it, inject } from "vitest";
-import { withDatabase } from "../src/databaseUrl.js";
+import { urlForDatabase } from "../src/databaseUrl.js";
 import { createDatabasePool, type DatabasePool } from "../src/db.js";
 import { runMigrations } from "../src/migrate.js";
 import { claimDue } from "../src/sql/claimDue.js";
@@ -213,7 +213,7 @@ describe("role names and creation", () => {
       NOTIFIER_READONLY_ROLE: names.readonly,
     });
     try {
-      await runMigrations(withDatabase(inject("adminUrl"), database));
+      await runMigrations(urlForDatabase(inject("adminUrl"), database));
     } finally {
       process.env = saved;
     }
@@ -227,7 +227,7 @@ describe("role names and creation", () => {
       { rolname: names.readonly, rolcanlogin: false },
       { rolname: names.service, rolcanlogin: false },
     ]);
-    const migrated = new pg.Client({ connectionString: withDatabase(inject("adminUrl"), database) });
+    const migrated = new pg.Client({ connectionString: urlForDatabase(inject("adminUrl"), database) });
     await migrated.connect();
     try {
       const grants = await migrated.query(

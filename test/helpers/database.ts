@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
-import { withDatabase } from "../../src/databaseUrl.js";
+import { urlForDatabase } from "../../src/databaseUrl.js";
 import { afterFile } from "./afterFile.js";
 
 /**
@@ -24,7 +24,7 @@ export async function createTestDatabase(): Promise<string> {
     await cleanup.query(`drop database if exists ${name} with (force)`);
     await cleanup.end();
   });
-  return withDatabase(adminUrl, name);
+  return urlForDatabase(adminUrl, name);
 }
 
 /** A connected client that is closed after the file's tests. */
