@@ -21,11 +21,15 @@ async function loadSettings(connectionString: string): Promise<Settings> {
   };
 }
 
-/** The least-privilege roles' names when their environment variables are unset (migration 000008). */
+/**
+ * The roles' names when their environment variables are unset: the least-privilege roles
+ * (migration 000008) and the NOLOGIN owner of the SECURITY DEFINER functions (migration 000013).
+ */
 export const DEFAULT_ROLE_NAMES: Record<string, string> = {
   ":NOTIFIER_HOST_ROLE": "notifier_host",
   ":NOTIFIER_SERVICE_ROLE": "notifier_service",
   ":NOTIFIER_READONLY_ROLE": "notifier_readonly",
+  ":NOTIFIER_OWNER_ROLE": "notifier_owner",
 };
 
 /**

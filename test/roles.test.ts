@@ -13,6 +13,7 @@ import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
 import { addWebhook, ServiceProcess } from "./helpers/service.js";
 import { afterFile } from "./helpers/afterFile.js";
+import { loginAs as loginAsRole } from "./helpers/logins.js";
 
 // Migration 000008: with nothing but its group role, each kind of user can do its job and no more.
 
@@ -24,19 +25,7 @@ let url: string;
 let admin: pg.Client;
 
 /** A login role (cluster-wide, so uniquely named) that is a member of `groupRole` only. */
-async function loginAs(groupRole: string): Promise<pg.Client> {
-  const name = `notifier_test_login_${randomBytes(4).toString("hex")}`;
-  const password = randomBytes(12).toString("hex");
-  await admin.query(`create role ${name} login password '${password}' in role ${groupRole}`);
-  afterFile(async () => {
-    await admin.query(`drop owned by ${name}`);
-    await admin.query(`drop role ${name}`);
-  });
-  const login = new URL(url);
-  login.username = name;
-  login.password = password;
-  return connect(login.toString());
-}
+const loginAs = (groupRole: string) => loginAsRole(admin, url, groupRole);
 
 /** The connection string a client logged in with. */
 function urlOf(client: pg.Client): string {
@@ -197,13 +186,18 @@ describe("read-only role", () => {
 describe("role names and creation", () => {
   it("takes names from the environment and reuses a role that already exists", async () => {
     const suffix = randomBytes(4).toString("hex");
-    const names = { host: `custom_host_${suffix}`, service: `custom_service_${suffix}`, readonly: `custom_ro_${suffix}` };
+    const names = {
+      host: `custom_host_${suffix}`, service: `custom_service_${suffix}`, readonly: `custom_ro_${suffix}`, owner: `custom_owner_${suffix}`,
+    };
     const database = `notifier_roles_${suffix}`;
     await admin.query(`create role ${names.host} login`); // an operator's existing role: left as it is
     await admin.query(`create database ${database}`);
     afterFile(async () => {
       await admin.query(`drop database if exists ${database} with (force)`);
-      for (const role of Object.values(names)) await admin.query(`drop role if exists ${role}`);
+      for (const role of Object.values(names)) {
+        await admin.query(`drop owned by ${role}`).catch(() => {}); // (a role that was never created)
+        await admin.query(`drop role if exists ${role}`);
+      }
     });
 
     const saved = { ...process.env };
@@ -211,6 +205,7 @@ describe("role names and creation", () => {
       NOTIFIER_HOST_ROLE: names.host,
       NOTIFIER_SERVICE_ROLE: names.service,
       NOTIFIER_READONLY_ROLE: names.readonly,
+      NOTIFIER_OWNER_ROLE: names.owner,
     });
     try {
       await runMigrations(urlForDatabase(inject("adminUrl"), database));
@@ -224,6 +219,7 @@ describe("role names and creation", () => {
     );
     expect(roles.rows).toEqual([
       { rolname: names.host, rolcanlogin: true },
+      { rolname: names.owner, rolcanlogin: false },
       { rolname: names.readonly, rolcanlogin: false },
       { rolname: names.service, rolcanlogin: false },
     ]);
@@ -234,12 +230,36 @@ describe("role names and creation", () => {
         `select has_table_privilege($1, 'notifier.job_notification_state', 'select') as ro_view,
                 has_column_privilege($2, 'notifier.jobs', 'status', 'update') as host_status,
                 has_column_privilege($2, 'notifier.jobs', 'final_condition_at', 'update') as host_bookkeeping,
-                has_table_privilege($3, 'notifier.notifications', 'update') as service_notifications`,
+                has_table_privilege($3, 'notifier.notifications', 'update') as service_notifications,
+                (select pg_get_userbyid(proowner) from pg_proc where oid = 'notifier.expire_wrapups(interval)'::regprocedure) as sweep_owner`,
         [names.readonly, names.host, names.service],
       );
-      expect(grants.rows[0]).toEqual({ ro_view: true, host_status: true, host_bookkeeping: false, service_notifications: true });
+      expect(grants.rows[0]).toEqual({
+        ro_view: true, host_status: true, host_bookkeeping: false, service_notifications: true, sweep_owner: names.owner,
+      });
     } finally {
       await migrated.end();
+    }
+  });
+
+  it("refuses an owner role that can log in: the SECURITY DEFINER functions' owner must be NOLOGIN", async () => {
+    const suffix = randomBytes(4).toString("hex");
+    const owner = `custom_login_owner_${suffix}`;
+    const database = `notifier_roles_${suffix}`;
+    await admin.query(`create role ${owner} login`);
+    await admin.query(`create database ${database}`);
+    afterFile(async () => {
+      await admin.query(`drop database if exists ${database} with (force)`);
+      await admin.query(`drop role if exists ${owner}`);
+    });
+    const saved = { ...process.env };
+    process.env.NOTIFIER_OWNER_ROLE = owner;
+    try {
+      await expect(runMigrations(urlForDatabase(inject("adminUrl"), database))).rejects.toThrow(
+        `role "${owner}" can log in or is a superuser`,
+      );
+    } finally {
+      process.env = saved;
     }
   });
 });
