@@ -195,3 +195,97 @@ describe("the catalog", () => {
     });
   });
 });
+
+describe("the read-only role", () => {
+  const HEADER_SECRET = "Bearer header-secret-of-the-privileges-test";
+  let readonly: pg.Client;
+  let templateId: number;
+  beforeAll(async () => {
+    readonly = await loginAs(admin, url, "notifier_readonly", "readonly");
+    const { rows } = await admin.query(
+      `insert into notifier.notification_templates (name, notification_type, notification_configuration)
+       values ('privileges-headers', 'webhook', jsonb_build_object('url', 'http://127.0.0.1:9/h', 'password', $1::text,
+               'username', '', 'headers', jsonb_build_object('Authorization', $2::text)))
+       returning id`,
+      [SECRET, HEADER_SECRET],
+    );
+    templateId = Number(rows[0].id);
+    await admin.query("analyze notifier.notification_templates");
+  });
+
+  const leaks = (value: unknown) => {
+    const text = JSON.stringify(value);
+    return text.includes(SECRET) || text.includes(HEADER_SECRET);
+  };
+
+  it("reads the templates' configuration masked by the secret flags of notifier.notification_type_keys", async () => {
+    const { rows } = await readonly.query(
+      "select notification_configuration from notifier.notification_templates_masked where id = $1", [templateId]);
+    expect(rows[0].notification_configuration).toEqual({
+      url: "http://127.0.0.1:9/h", password: "********", username: "", headers: { Authorization: "********" },
+    });
+    const names = await readonly.query("select id, name, notification_type, messages from notifier.notification_templates where id = $1", [templateId]);
+    expect(names.rows[0].name).toBe("privileges-headers");
+  });
+
+  it("follows the flags as they are in the table (a key declared secret later is masked at once)", async () => {
+    await admin.query("begin");
+    try {
+      await admin.query("update notifier.notification_type_keys set secret = true where notification_type = 'webhook' and key = 'url'");
+      // Seen from the same transaction: the view reads the flags when it is queried.
+      const { rows } = await admin.query(
+        "select notification_configuration ->> 'url' as url from notifier.notification_templates_masked where id = $1", [templateId]);
+      expect(rows[0].url).toBe("********");
+    } finally {
+      await admin.query("rollback");
+    }
+  });
+
+  it("cannot read a secret by any path: table, whole row, copy, statistics, functions, explain, planted traps", async () => {
+    const denied = [
+      "select notification_configuration from notifier.notification_templates",
+      "select * from notifier.notification_templates",
+      "select t.*::text from notifier.notification_templates t",
+      "select to_jsonb(t) from notifier.notification_templates t",
+      "select count(*) from notifier.notification_templates where notification_configuration ->> 'password' like 's%'",
+      "copy notifier.notification_templates to stdout",
+      "select * from notifier.claim_due('readonly', 10, '1 minute')",
+      "explain (verbose) select notification_configuration from notifier.notification_templates",
+    ];
+    for (const statement of denied) {
+      await expect(readonly.query(statement), statement).rejects.toMatchObject({ code: "42501" });
+    }
+    const { rows: statistics } = await readonly.query(
+      "select * from pg_stats where schemaname = 'notifier' and tablename = 'notification_templates'");
+    expect(statistics.map((row) => row.attname)).not.toContain("notification_configuration");
+    expect(leaks(statistics)).toBe(false);
+    expect((await admin.query(
+      "select count(*)::int as n from pg_stats where schemaname = 'notifier' and attname = 'notification_configuration'")).rows[0].n).toBe(1);
+
+    const readable = [
+      "select * from notifier.notification_templates_masked",
+      "explain (verbose, costs off) select * from notifier.notification_templates_masked",
+      "select * from notifier.job_notification_state",
+      "select job_snapshot, error, body from notifier.notifications",
+    ];
+    for (const statement of readable) expect(leaks((await readonly.query(statement)).rows), statement).toBe(false);
+
+    // Every function the role may execute, called with the template's id where it takes arguments.
+    const { rows: callable } = await readonly.query(`
+      select p.oid::regprocedure::text as function from pg_proc p
+       where p.pronamespace = 'notifier'::regnamespace and has_function_privilege(p.oid, 'execute')`);
+    expect(callable.map((row) => row.function).sort()).toEqual([
+      "notifier.is_final_status(text)",
+      "notifier.validate_notification_template(text,jsonb,jsonb)",
+      "notifier.wrapup_event_of(text)",
+    ]);
+
+    // A function of its own that sees the view's rows sees them masked.
+    await plantTraps(readonly);
+    const { rows: filtered } = await readonly.query(
+      "select id from notifier.notification_templates_masked m where pg_temp.record_caller() and m.notification_configuration::text like '%' || $1 || '%'",
+      [SECRET.slice(0, 8)]);
+    expect(filtered).toEqual([]);
+    await expectOnlyItself(readonly);
+  });
+});

@@ -167,12 +167,14 @@ describe("read-only role", () => {
     readonly = await loginAs("notifier_readonly");
   });
 
-  it("reads every table and the state view", async () => {
+  it("reads every table and the state view; templates' configuration only masked", async () => {
     const state = await readonly.query("select count(*)::int as jobs from notifier.job_notification_state");
     expect(state.rows[0].jobs).toBeGreaterThan(0);
-    for (const table of ["jobs", "job_events", "notifications", "notification_templates", "subscriptions", "notification_type_keys"]) {
+    for (const table of ["jobs", "job_events", "notifications", "notification_templates_masked", "subscriptions", "notification_type_keys", "settings"]) {
       await readonly.query(`select * from notifier.${table} limit 1`);
     }
+    await readonly.query("select id, name, notification_type, messages from notifier.notification_templates limit 1");
+    await expectDenied(readonly.query("select notification_configuration from notifier.notification_templates"));
   });
 
   it("writes nothing and runs nothing that writes", async () => {
