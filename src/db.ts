@@ -6,6 +6,7 @@ import {
   type DatabasePool,
   type Interceptor,
 } from "slonik";
+import { APPLICATION_NAMES, slonikConnection } from "./databaseUrl.js";
 
 export { sql } from "slonik";
 export type { CommonQueryMethods, DatabasePool } from "slonik";
@@ -43,10 +44,13 @@ const resultParserInterceptor: Interceptor = {
 /**
  * A slonik pool on `url`. bigint columns arrive as JavaScript numbers (ids and counts stay far
  * below 2^53; cast to text where an id leaves the process). Connections are not reset between
- * uses (the service keeps no session state), which saves a round trip per query.
+ * uses (the service keeps no session state), which saves a round trip per query. TLS and
+ * application_name as for every connection (src/databaseUrl.ts).
  */
 export async function createDatabasePool(url: string, options: DatabaseOptions = {}): Promise<DatabasePool> {
-  const pool = await createPool(url, {
+  const connection = slonikConnection(url, APPLICATION_NAMES.pool);
+  const pool = await createPool(connection.uri, {
+    ...(connection.ssl ? { ssl: connection.ssl } : {}),
     interceptors: [resultParserInterceptor],
     maximumPoolSize: options.maximumPoolSize ?? DEFAULT_POOL_SIZE,
     idleTimeout: 60_000,

@@ -5,6 +5,7 @@ import path from "node:path";
 import JSON5 from "json5";
 import { Logger } from "@graphile/logger";
 import { migrate, type Settings } from "graphile-migrate";
+import { APPLICATION_NAMES, connectionString as driverConnectionString } from "./databaseUrl.js";
 
 /** The repository (or installed package) root, where `.gmrc` and `migrations/` live. */
 export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -15,7 +16,8 @@ async function loadSettings(connectionString: string): Promise<Settings> {
   return {
     ...settings,
     placeholders: withRoleDefaults(settings.placeholders),
-    connectionString,
+    // graphile-migrate takes a string only: the TLS settings every other connection gets, as parameters.
+    connectionString: driverConnectionString(connectionString, APPLICATION_NAMES.migrate),
     migrationsFolder: path.resolve(PACKAGE_ROOT, settings.migrationsFolder ?? "migrations"),
     logger: quietLogger,
   };

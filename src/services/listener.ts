@@ -1,4 +1,5 @@
 import pgListen from "pg-listen";
+import { APPLICATION_NAMES, connectionConfig } from "../databaseUrl.js";
 import type { Logger } from "../logger.js";
 import { SleepLock } from "./sleepLock.js";
 
@@ -30,7 +31,7 @@ export class Listener {
   private readonly sleepLock: SleepLock;
 
   constructor(private readonly config: ListenerConfig, private readonly logger: Logger, private readonly onWake: () => void) {
-    this.subscriber = pgListen.default({ connectionString: config.databaseUrl }, {
+    this.subscriber = pgListen.default(connectionConfig(config.databaseUrl, APPLICATION_NAMES.listen), {
       retryTimeout: Infinity,
       retryInterval: (attempt) => Math.min(100 * 2 ** attempt, MAX_RECONNECT_INTERVAL_MS),
       paranoidChecking: 10_000,

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { APPLICATION_NAMES, connectionConfig } from "../databaseUrl.js";
 import type { Logger } from "../logger.js";
 
 /**
@@ -79,7 +80,7 @@ export class SleepLock {
 
   private async session(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.databaseUrl });
+    const client = new pg.Client(connectionConfig(this.databaseUrl, APPLICATION_NAMES.sleepLock));
     client.on("error", (error) => {
       if (this.client === client) this.lost(error);
     });
