@@ -20,6 +20,25 @@ export const DEFAULT_LOG_LEVEL = "info";
 /** Per-attempt timeout when a template's configuration sets no `timeout`. */
 export const DEFAULT_SEND_TIMEOUT_SECONDS = 30;
 
+/**
+ * The longest delay a Node.js timer holds: 2^31 - 1 ms (about 24.8 days). setTimeout and
+ * setInterval run a longer one after 1 ms, so a longer duration setting would mean instant
+ * timeouts and 1 ms loops.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * The longest duration setting, in seconds (2147483, about 24.8 days): every NOTIFIER_* duration
+ * and a template's `timeout` (src/types/configuration.ts; migration 000015 checks the same
+ * number in SQL).
+ */
+export const MAX_DURATION_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+/** The shortest poll and sweep interval: a faster loop only hammers the database. */
+export const MIN_INTERVAL_SECONDS = 0.01;
+/** Most sends in flight per process (each claim asks for up to twice as many rows). */
+export const MAX_CONCURRENCY = 10_000;
+/** Most attempts: notifications.attempts is an SQL integer. */
+export const MAX_ATTEMPTS = 2 ** 31 - 1;
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -77,10 +96,14 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
 };
 
 const text = z.string().trim().min(1, "must not be empty");
-const decimal = text.regex(/^\d+(\.\d+)?$/, "must be a number of seconds, e.g. 10 or 0.5").transform(Number);
+const decimal = text.regex(/^\d+(\.\d+)?$/, "must be a number of seconds, e.g. 10 or 0.5").transform(Number)
+  .refine((value) => value <= MAX_DURATION_SECONDS,
+    `must be at most ${MAX_DURATION_SECONDS} seconds (about 24.8 days, the longest a timer holds)`);
 const positiveSeconds = decimal.refine((value) => value > 0, "must be greater than 0");
-const positiveInteger = text.regex(/^\d+$/, "must be a whole number").transform(Number)
-  .refine((value) => value >= 1 && Number.isSafeInteger(value), "must be at least 1");
+const intervalSeconds = decimal.refine((value) => value >= MIN_INTERVAL_SECONDS, `must be at least ${MIN_INTERVAL_SECONDS}`);
+const wholeNumberUpTo = (maximum: number) => text.regex(/^\d+$/, "must be a whole number").transform(Number)
+  .refine((value) => value >= 1, "must be at least 1")
+  .refine((value) => value <= maximum, `must be at most ${maximum}`);
 const httpAddress = text.transform((value, context): HttpAddress => {
   const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
@@ -104,7 +127,7 @@ interface Setting {
 
 /** Every NOTIFIER_* setting, its flag and how it is checked (also the README's table). */
 export const SERVICE_SETTINGS: readonly Setting[] = [
-  { key: "concurrency", env: "NOTIFIER_CONCURRENCY", flag: "--concurrency", schema: positiveInteger,
+  { key: "concurrency", env: "NOTIFIER_CONCURRENCY", flag: "--concurrency", schema: wholeNumberUpTo(MAX_CONCURRENCY),
     description: `sends in flight at once per process (default ${DEFAULT_CONCURRENCY})` },
   { key: "http", env: "NOTIFIER_HTTP", flag: "--http", schema: httpAddress,
     description: "HOST:PORT to serve GET /healthz and GET /metrics (default: off)" },
@@ -112,13 +135,13 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds a claimed row is reserved, extended while sending (default ${DEFAULT_LEASE_SECONDS})` },
   { key: "retryDelaySeconds", env: "NOTIFIER_RETRY_DELAY", flag: "--retry-delay", schema: decimal,
     description: `seconds before the first retry, doubling each time (default ${DEFAULT_RETRY_DELAY_SECONDS})` },
-  { key: "maxAttempts", env: "NOTIFIER_MAX_ATTEMPTS", flag: "--max-attempts", schema: positiveInteger,
+  { key: "maxAttempts", env: "NOTIFIER_MAX_ATTEMPTS", flag: "--max-attempts", schema: wholeNumberUpTo(MAX_ATTEMPTS),
     description: `attempts before a row is marked failed (default ${DEFAULT_MAX_ATTEMPTS})` },
   { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
     description: `seconds to wait for a lost wrapup event before notifying without host counts (default ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
-  { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: positiveSeconds,
+  { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: intervalSeconds,
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
-  { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: positiveSeconds,
+  { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: intervalSeconds,
     description: `seconds between lost-wrapup sweeps (default ${DEFAULT_SWEEP_INTERVAL_SECONDS})` },
   { key: "shutdownGraceSeconds", env: "NOTIFIER_SHUTDOWN_GRACE", flag: "--shutdown-grace", schema: decimal,
     description: `seconds SIGTERM waits for in-flight sends (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})` },

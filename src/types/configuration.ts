@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_DURATION_SECONDS } from "../config.js";
 
 /**
  * zod pieces for notification configurations, mirroring how SQL checks a template when it is
@@ -12,5 +13,8 @@ export const requiredText = z.string().min(1);
 /** A required, non-empty list of non-empty strings (channels, numbers, targets). */
 export const requiredList = z.array(z.string().min(1)).min(1);
 
-/** `timeout`: seconds one attempt may take; the service's default applies when absent. */
-export const timeoutSeconds = z.number().positive().nullish();
+/**
+ * `timeout`: seconds one attempt may take, at most MAX_DURATION_SECONDS (a timer holds no more;
+ * SQL checks the same bound, migration 000015); the service's default applies when absent.
+ */
+export const timeoutSeconds = z.number().positive().max(MAX_DURATION_SECONDS).nullish();
