@@ -3,6 +3,7 @@ import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { registerInstallCommands } from "./commands/install.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
+import { registerPurgeCommand } from "./commands/purge.js";
 import { registerTemplatesCommand } from "./commands/templates.js";
 import { listenCommand } from "./commands/listen.js";
 import { startCommand } from "./commands/start.js";
@@ -23,6 +24,7 @@ Examples (each command's --help has more):
   pg-job-notifier templates test ops             send one test message now
   pg-job-notifier notifications list --status failed
   pg-job-notifier notifications retry 17 18      send failed rows again
+  pg-job-notifier purge --older-than 7d          delete finished rows older than a week
   pg-job-notifier uninstall                      remove everything the product created
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage.`,
@@ -34,6 +36,7 @@ registerInstallCommands(program);
 registerExplainCommand(program);
 registerTemplatesCommand(program);
 registerNotificationsCommand(program);
+registerPurgeCommand(program);
 
 program.addCommand(listenCommand());
 program.addCommand(startCommand());

@@ -1,5 +1,6 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
+import { DURATION_FORMAT, durationSeconds, MAX_DURATION_SECONDS } from "./duration.js";
 import { UsageError } from "./errors.js";
 
 /** Defaults of the delivery service's settings (CONTRACT §5 names the first four). */
@@ -19,6 +20,12 @@ export const DEFAULT_URL_BASE = "http://localhost";
 export const DEFAULT_LOG_LEVEL = "info";
 /** Per-attempt timeout when a template's configuration sets no `timeout`. */
 export const DEFAULT_SEND_TIMEOUT_SECONDS = 30;
+/** NOTIFIER_RETENTION: successful notification rows (and old job events) are kept this long (CONTRACT §9). */
+export const DEFAULT_RETENTION_SECONDS = 30 * 86_400;
+/** NOTIFIER_FAILED_RETENTION: failed rows are kept longer, for the post-mortem. */
+export const DEFAULT_FAILED_RETENTION_SECONDS = 90 * 86_400;
+/** How often the service purges what is past its retention. */
+export const DEFAULT_PURGE_INTERVAL_SECONDS = 3600;
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -45,6 +52,12 @@ export interface ServiceSettings {
   wrapupGraceSeconds: number;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
+  /** Seconds successful notification rows, old job events and removed templates are kept. */
+  retentionSeconds: number;
+  /** Seconds failed notification rows are kept. */
+  failedRetentionSeconds: number;
+  /** Seconds between periodic purges. */
+  purgeIntervalSeconds: number;
   shutdownGraceSeconds: number;
   /** Base URL of job links in messages, without a trailing slash. */
   urlBase: string;
@@ -70,6 +83,9 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   wrapupGraceSeconds: DEFAULT_WRAPUP_GRACE_SECONDS,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
+  retentionSeconds: DEFAULT_RETENTION_SECONDS,
+  failedRetentionSeconds: DEFAULT_FAILED_RETENTION_SECONDS,
+  purgeIntervalSeconds: DEFAULT_PURGE_INTERVAL_SECONDS,
   shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
   urlBase: DEFAULT_URL_BASE,
   logLevel: DEFAULT_LOG_LEVEL,
@@ -81,6 +97,14 @@ const decimal = text.regex(/^\d+(\.\d+)?$/, "must be a number of seconds, e.g. 1
 const positiveSeconds = decimal.refine((value) => value > 0, "must be greater than 0");
 const positiveInteger = text.regex(/^\d+$/, "must be a whole number").transform(Number)
   .refine((value) => value >= 1 && Number.isSafeInteger(value), "must be at least 1");
+const duration = text.transform((value, context): number => {
+  const seconds = durationSeconds(value);
+  if (seconds === null || seconds <= 0 || seconds > MAX_DURATION_SECONDS) {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: `must be ${DURATION_FORMAT}, greater than 0 and at most ${MAX_DURATION_SECONDS / 86_400}d` });
+    return z.NEVER;
+  }
+  return seconds;
+});
 const httpAddress = text.transform((value, context): HttpAddress => {
   const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
@@ -120,6 +144,12 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: positiveSeconds,
     description: `seconds between lost-wrapup sweeps (default ${DEFAULT_SWEEP_INTERVAL_SECONDS})` },
+  { key: "retentionSeconds", env: "NOTIFIER_RETENTION", flag: "--retention", schema: duration,
+    description: `how long successful notification rows and old job events are kept, e.g. 30d (default ${DEFAULT_RETENTION_SECONDS / 86_400}d)` },
+  { key: "failedRetentionSeconds", env: "NOTIFIER_FAILED_RETENTION", flag: "--failed-retention", schema: duration,
+    description: `how long failed notification rows are kept (default ${DEFAULT_FAILED_RETENTION_SECONDS / 86_400}d)` },
+  { key: "purgeIntervalSeconds", env: "NOTIFIER_PURGE_INTERVAL", flag: "--purge-interval", schema: duration,
+    description: `time between purges of what is past its retention (default ${DEFAULT_PURGE_INTERVAL_SECONDS / 3600}h)` },
   { key: "shutdownGraceSeconds", env: "NOTIFIER_SHUTDOWN_GRACE", flag: "--shutdown-grace", schema: decimal,
     description: `seconds SIGTERM waits for in-flight sends (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})` },
   { key: "urlBase", env: "NOTIFIER_URL_BASE", flag: "--url-base", schema: urlBase,
