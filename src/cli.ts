@@ -1,9 +1,9 @@
 import { Command, CommanderError } from "commander";
-import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
-import { runMigrations } from "./migrate.js";
+import { registerInstallCommands } from "./commands/install.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
+import { registerPurgeCommand } from "./commands/purge.js";
 import { registerTemplatesCommand } from "./commands/templates.js";
 import { listenCommand } from "./commands/listen.js";
 import { startCommand } from "./commands/start.js";
@@ -15,7 +15,7 @@ const program = new Command("pg-job-notifier")
     "after",
     `
 Examples (each command's --help has more):
-  pg-job-notifier migrate                        apply the schema to DATABASE_URL
+  pg-job-notifier migrate                        apply the schema (NOTIFIER_MIGRATE_DATABASE_URL or DATABASE_URL)
   pg-job-notifier start                          embedded PostgreSQL (without DATABASE_URL) and the service
   pg-job-notifier listen --http 127.0.0.1:9187   run the delivery service
   pg-job-notifier explain 42                     why job 42's notifications wait, in plain words
@@ -24,25 +24,19 @@ Examples (each command's --help has more):
   pg-job-notifier templates test ops             send one test message now
   pg-job-notifier notifications list --status failed
   pg-job-notifier notifications retry 17 18      send failed rows again
+  pg-job-notifier purge --older-than 7d          delete finished rows older than a week
+  pg-job-notifier uninstall                      remove everything the product created
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage.`,
   )
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 
-program
-  .command("migrate")
-  .description("apply every committed migration to the database (idempotent)")
-  .addOption(databaseUrlOption())
-  .addHelpText("after", "\nExample:\n  DATABASE_URL=postgres://localhost/awx pg-job-notifier migrate")
-  .action(async (options: { databaseUrl?: string }) => {
-    await runMigrations(parseDatabaseUrl(options.databaseUrl));
-    process.stdout.write("migrations applied\n");
-  });
-
+registerInstallCommands(program);
 registerExplainCommand(program);
 registerTemplatesCommand(program);
 registerNotificationsCommand(program);
+registerPurgeCommand(program);
 
 program.addCommand(listenCommand());
 program.addCommand(startCommand());

@@ -1,5 +1,6 @@
 import { Option, type Command } from "commander";
 import { z } from "zod";
+import { DURATION_FORMAT, durationSeconds, MAX_DURATION_SECONDS } from "./duration.js";
 import { UsageError } from "./errors.js";
 
 /** Defaults of the delivery service's settings (CONTRACT §5 names the first four). */
@@ -19,6 +20,12 @@ export const DEFAULT_URL_BASE = "http://localhost";
 export const DEFAULT_LOG_LEVEL = "info";
 /** Per-attempt timeout when a template's configuration sets no `timeout`. */
 export const DEFAULT_SEND_TIMEOUT_SECONDS = 30;
+/** NOTIFIER_RETENTION: successful notification rows (and old job events) are kept this long (CONTRACT §9). */
+export const DEFAULT_RETENTION_SECONDS = 30 * 86_400;
+/** NOTIFIER_FAILED_RETENTION: failed rows are kept longer, for the post-mortem. */
+export const DEFAULT_FAILED_RETENTION_SECONDS = 90 * 86_400;
+/** How often the service purges what is past its retention. */
+export const DEFAULT_PURGE_INTERVAL_SECONDS = 3600;
 
 /**
  * The longest delay a Node.js timer holds: 2^31 - 1 ms (about 24.8 days). setTimeout and
@@ -27,11 +34,11 @@ export const DEFAULT_SEND_TIMEOUT_SECONDS = 30;
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
- * The longest duration setting, in seconds (2147483, about 24.8 days): every NOTIFIER_* duration
- * and a template's `timeout` (src/types/configuration.ts; migration 000015 checks the same
+ * The longest duration a timer of the service runs, in seconds (2147483, about 24.8 days): every
+ * NOTIFIER_* interval and timeout and a template's `timeout` (src/types/configuration.ts; migration 000015 checks the same
  * number in SQL).
  */
-export const MAX_DURATION_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 /** The shortest poll and sweep interval: a faster loop only hammers the database. */
 export const MIN_INTERVAL_SECONDS = 0.01;
 /** Most sends in flight per process (each claim asks for up to twice as many rows). */
@@ -64,6 +71,12 @@ export interface ServiceSettings {
   wrapupGraceSeconds: number;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
+  /** Seconds successful notification rows, old job events and removed templates are kept. */
+  retentionSeconds: number;
+  /** Seconds failed notification rows are kept. */
+  failedRetentionSeconds: number;
+  /** Seconds between periodic purges. */
+  purgeIntervalSeconds: number;
   shutdownGraceSeconds: number;
   /** Base URL of job links in messages, without a trailing slash. */
   urlBase: string;
@@ -89,6 +102,9 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   wrapupGraceSeconds: DEFAULT_WRAPUP_GRACE_SECONDS,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
+  retentionSeconds: DEFAULT_RETENTION_SECONDS,
+  failedRetentionSeconds: DEFAULT_FAILED_RETENTION_SECONDS,
+  purgeIntervalSeconds: DEFAULT_PURGE_INTERVAL_SECONDS,
   shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
   urlBase: DEFAULT_URL_BASE,
   logLevel: DEFAULT_LOG_LEVEL,
@@ -97,13 +113,21 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
 
 const text = z.string().trim().min(1, "must not be empty");
 const decimal = text.regex(/^\d+(\.\d+)?$/, "must be a number of seconds, e.g. 10 or 0.5").transform(Number)
-  .refine((value) => value <= MAX_DURATION_SECONDS,
-    `must be at most ${MAX_DURATION_SECONDS} seconds (about 24.8 days, the longest a timer holds)`);
+  .refine((value) => value <= MAX_TIMER_SECONDS,
+    `must be at most ${MAX_TIMER_SECONDS} seconds (about 24.8 days, the longest a timer holds)`);
 const positiveSeconds = decimal.refine((value) => value > 0, "must be greater than 0");
 const intervalSeconds = decimal.refine((value) => value >= MIN_INTERVAL_SECONDS, `must be at least ${MIN_INTERVAL_SECONDS}`);
 const wholeNumberUpTo = (maximum: number) => text.regex(/^\d+$/, "must be a whole number").transform(Number)
   .refine((value) => value >= 1, "must be at least 1")
   .refine((value) => value <= maximum, `must be at most ${maximum}`);
+const duration = text.transform((value, context): number => {
+  const seconds = durationSeconds(value);
+  if (seconds === null || seconds <= 0 || seconds > MAX_DURATION_SECONDS) {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: `must be ${DURATION_FORMAT}, greater than 0 and at most ${MAX_DURATION_SECONDS / 86_400}d` });
+    return z.NEVER;
+  }
+  return seconds;
+});
 const httpAddress = text.transform((value, context): HttpAddress => {
   const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
@@ -143,6 +167,12 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: intervalSeconds,
     description: `seconds between lost-wrapup sweeps (default ${DEFAULT_SWEEP_INTERVAL_SECONDS})` },
+  { key: "retentionSeconds", env: "NOTIFIER_RETENTION", flag: "--retention", schema: duration,
+    description: `how long successful notification rows and old job events are kept, e.g. 30d (default ${DEFAULT_RETENTION_SECONDS / 86_400}d)` },
+  { key: "failedRetentionSeconds", env: "NOTIFIER_FAILED_RETENTION", flag: "--failed-retention", schema: duration,
+    description: `how long failed notification rows are kept (default ${DEFAULT_FAILED_RETENTION_SECONDS / 86_400}d)` },
+  { key: "purgeIntervalSeconds", env: "NOTIFIER_PURGE_INTERVAL", flag: "--purge-interval", schema: duration,
+    description: `time between purges of what is past its retention (default ${DEFAULT_PURGE_INTERVAL_SECONDS / 3600}h)` },
   { key: "shutdownGraceSeconds", env: "NOTIFIER_SHUTDOWN_GRACE", flag: "--shutdown-grace", schema: decimal,
     description: `seconds SIGTERM waits for in-flight sends (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})` },
   { key: "urlBase", env: "NOTIFIER_URL_BASE", flag: "--url-base", schema: urlBase,

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Health } from "./sql/readHealth.js";
 
 /** The service's Prometheus metrics, in a registry of its own (GET /metrics). */
 export interface ServiceMetrics {
@@ -9,16 +10,34 @@ export interface ServiceMetrics {
   claimBatchSize: Histogram;
   sendDuration: Histogram<"type" | "outcome">;
   backlog: Gauge;
+  oldestDue: Gauge;
+  oldestAwaitingWrapup: Gauge;
+  notificationQueueUsage: Gauge;
 }
 
 /**
- * `countBacklog` is asked on every scrape; when the database is unreachable the gauge keeps its
- * last value rather than failing the whole scrape.
+ * `readHealth` (notifier.health(), index-backed and bounded) is asked once per scrape, by the
+ * backlog gauge, which is registered before the other health gauges and sets them too; when the
+ * database is unreachable they keep their last values rather than failing the whole scrape.
  */
-export function createMetrics(countBacklog: () => Promise<number>): ServiceMetrics {
+export function createMetrics(readHealth: () => Promise<Health>): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  return {
+  const oldestDue = new Gauge({
+    name: "notifier_oldest_due_seconds", help: "Seconds since the pending row due longest ago became due (0: none due). Alert when it grows.",
+    registers: [],
+  });
+  const oldestAwaitingWrapup = new Gauge({
+    name: "notifier_oldest_awaiting_wrapup_seconds",
+    help: "Seconds since the oldest job still waiting for its wrapup event finished (0: none). Above the wrapup grace: the sweep is not running.",
+    registers: [],
+  });
+  const notificationQueueUsage = new Gauge({
+    name: "notifier_notification_queue_usage",
+    help: "pg_notification_queue_usage(): fraction of the instance-wide NOTIFY queue in use (shared with every LISTENer of the instance).",
+    registers: [],
+  });
+  const metrics = {
     registry,
     sent: new Counter({
       name: "notifier_notifications_sent_total", help: "Notifications delivered, by type.",
@@ -42,15 +61,24 @@ export function createMetrics(countBacklog: () => Promise<number>): ServiceMetri
       registers: [registry],
     }),
     backlog: new Gauge({
-      name: "notifier_backlog", help: "Pending notification rows in the database (claimed or not).",
+      name: "notifier_backlog", help: "Pending notification rows in the database (claimed or not), counted up to 10000.",
       registers: [registry],
       async collect() {
         try {
-          this.set(await countBacklog());
+          const health = await readHealth();
+          this.set(health.pending);
+          oldestDue.set(health.oldestDueSeconds);
+          oldestAwaitingWrapup.set(health.oldestAwaitingWrapupSeconds);
+          notificationQueueUsage.set(health.notificationQueueUsage);
         } catch {
-          // keep the last value: the scrape still reports everything else
+          // keep the last values: the scrape still reports everything else
         }
       },
     }),
+    oldestDue,
+    oldestAwaitingWrapup,
+    notificationQueueUsage,
   };
+  for (const gauge of [oldestDue, oldestAwaitingWrapup, notificationQueueUsage]) registry.registerMetric(gauge);
+  return metrics;
 }

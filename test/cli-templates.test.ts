@@ -181,12 +181,22 @@ describe("templates test", () => {
 });
 
 describe("templates remove", () => {
-  it("removes a template with its subscriptions; an unknown name is exit 1", async () => {
+  it("removes a template softly: subscriptions gone, hidden, its row kept; the name is free again; an unknown name is exit 1", async () => {
     const result = await cli(["templates", "remove", "mail-ops"]);
-    expect(result).toEqual({ code: 0, stderr: "", stdout: 'template "mail-ops" removed (with 0 notification rows)\n' });
-    const { rows } = await db.query("select count(*)::int as n from notifier.notification_templates where name = 'mail-ops'");
-    expect(rows[0].n).toBe(0);
+    expect(result).toEqual({
+      code: 0, stderr: "", stdout: 'template "mail-ops" removed (no new notifications; its history stays until retention purges it)\n',
+    });
+    const { rows } = await db.query(
+      `select t.removed_at is not null as removed,
+              (select count(*) from notifier.subscriptions s where s.notification_template_id = t.id)::int as subscriptions
+         from notifier.notification_templates t where name = 'mail-ops'`,
+    );
+    expect(rows).toEqual([{ removed: true, subscriptions: 0 }]);
+    expect((await cli(["templates", "list", "--json"])).stdout).not.toContain("mail-ops");
+    expect((await cli(["templates", "show", "mail-ops"])).code).toBe(1);
     const again = await cli(["templates", "remove", "mail-ops"]);
     expect(again).toEqual({ code: 1, stdout: "", stderr: 'pg-job-notifier: template "mail-ops" not found\n' });
+    const readded = await cli(["templates", "add", "--name", "mail-ops", "--type", "webhook", "--config", '{"url": "http://127.0.0.1:9/x"}']);
+    expect(readded.code).toBe(0);
   });
 });

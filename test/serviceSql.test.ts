@@ -7,7 +7,7 @@ import { markFailed } from "../src/sql/markFailed.js";
 import { markSent } from "../src/sql/markSent.js";
 import { releaseClaims } from "../src/sql/releaseClaims.js";
 import { retryDelaySeconds, scheduleRetry } from "../src/sql/scheduleRetry.js";
-import { countBacklog } from "../src/sql/countBacklog.js";
+import { readHealth } from "../src/sql/readHealth.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { addWebhook, rowsOf, runJob } from "./helpers/service.js";
 
@@ -74,7 +74,7 @@ describe("claimDue", () => {
     const [last] = await claim("a", 2);
     await scheduleRetry(db, "a", [{ id: last!.id, error: "later", delaySeconds: 3600, subject: "s", body: null, deliveredTargets: [] }]);
     expect(await claim("b")).toEqual([]);
-    expect(await countBacklog(db)).toBe(3);
+    expect((await readHealth(db)).pending).toBe(3);
   });
 });
 

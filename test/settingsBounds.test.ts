@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addServiceOptions, MAX_DURATION_SECONDS, MAX_TIMER_MS, readServiceSettings } from "../src/config.js";
+import { addServiceOptions, MAX_TIMER_SECONDS, MAX_TIMER_MS, readServiceSettings } from "../src/config.js";
 import { notificationTypes } from "../src/types/index.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { runCli } from "./helpers/service.js";
@@ -18,12 +18,12 @@ function read(args: string[]) {
 
 describe("service settings", () => {
   it("takes the longest duration a timer holds, and refuses one second more", () => {
-    expect(MAX_DURATION_SECONDS * 1000).toBeLessThanOrEqual(MAX_TIMER_MS);
-    expect((MAX_DURATION_SECONDS + 1) * 1000).toBeGreaterThan(MAX_TIMER_MS);
+    expect(MAX_TIMER_SECONDS * 1000).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect((MAX_TIMER_SECONDS + 1) * 1000).toBeGreaterThan(MAX_TIMER_MS);
     for (const flag of ["--lease", "--retry-delay", "--wrapup-grace", "--poll-interval", "--sweep-interval", "--shutdown-grace"]) {
-      expect(() => read([flag, String(MAX_DURATION_SECONDS)]), flag).not.toThrow();
-      expect(() => read([flag, String(MAX_DURATION_SECONDS + 1)]), flag).toThrow(
-        `${flag} must be at most ${MAX_DURATION_SECONDS} seconds (about 24.8 days, the longest a timer holds)`);
+      expect(() => read([flag, String(MAX_TIMER_SECONDS)]), flag).not.toThrow();
+      expect(() => read([flag, String(MAX_TIMER_SECONDS + 1)]), flag).toThrow(
+        `${flag} must be at most ${MAX_TIMER_SECONDS} seconds (about 24.8 days, the longest a timer holds)`);
       expect(() => read([flag, "99999999999999999999999"]), flag).toThrow(`${flag} must be at most`);
     }
   });
@@ -65,16 +65,16 @@ describe("a template's timeout", () => {
     return { sql, typescript };
   }
 
-  it("has the same bound in SQL and TypeScript: MAX_DURATION_SECONDS", async () => {
+  it("has the same bound in SQL and TypeScript: MAX_TIMER_SECONDS", async () => {
     await admin.query("begin");
     try {
       expect(await accepted(30)).toEqual({ sql: true, typescript: true });
-      expect(await accepted(MAX_DURATION_SECONDS)).toEqual({ sql: true, typescript: true });
-      expect(await accepted(MAX_DURATION_SECONDS + 0.5)).toEqual({ sql: false, typescript: false });
+      expect(await accepted(MAX_TIMER_SECONDS)).toEqual({ sql: true, typescript: true });
+      expect(await accepted(MAX_TIMER_SECONDS + 0.5)).toEqual({ sql: false, typescript: false });
       expect(await accepted(1e308)).toEqual({ sql: false, typescript: false });
       expect(await accepted(0)).toEqual({ sql: false, typescript: false });
       const { rows } = await admin.query("select notifier.max_timeout_seconds()::float8 as bound");
-      expect(rows[0].bound).toBe(MAX_DURATION_SECONDS);
+      expect(rows[0].bound).toBe(MAX_TIMER_SECONDS);
     } finally {
       await admin.query("rollback");
     }

@@ -8,10 +8,10 @@ import { OperationError, UsageError } from "../errors.js";
 import { TRIGGERS, type JobSnapshot, type Trigger } from "../job.js";
 import { checkTemplateMessages, RenderError } from "../render/render.js";
 import { attemptDelivery } from "../services/attemptDelivery.js";
-import { deleteTemplate } from "../sql/deleteTemplate.js";
 import { findTemplate, type TemplateDetails } from "../sql/findTemplate.js";
 import { insertTemplate, type NewTemplate } from "../sql/insertTemplate.js";
 import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
+import { removeTemplate } from "../sql/removeTemplate.js";
 import { validateTemplate } from "../sql/validateTemplate.js";
 import { maskSecrets } from "../types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
@@ -156,14 +156,15 @@ Examples:
 
   templates
     .command("remove")
-    .description("delete a template, its subscriptions and its notification rows")
+    .description("remove a template: its subscriptions go, it is hidden; its notification rows stay until retention purges them")
     .argument("<name>", "template name")
     .addOption(databaseUrlOption())
     .addHelpText("after", "\nExample:\n  pg-job-notifier templates remove ops-hook")
     .action(async (name: string, options: { databaseUrl?: string }) => {
-      const notifications = await withDatabase(options.databaseUrl, (db) => deleteTemplate(db, name));
-      if (notifications === null) throw new OperationError(`template "${name}" not found`);
-      process.stdout.write(`template "${name}" removed (with ${notifications} notification ${notifications === 1 ? "row" : "rows"})\n`);
+      const pending = await withDatabase(options.databaseUrl, (db) => removeTemplate(db, name));
+      if (pending === null) throw new OperationError(`template "${name}" not found`);
+      const note = pending > 0 ? `; its ${pending} pending ${pending === 1 ? "row is" : "rows are"} still delivered` : "";
+      process.stdout.write(`template "${name}" removed (no new notifications; its history stays until retention purges it${note})\n`);
     });
 }
 

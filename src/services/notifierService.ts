@@ -5,13 +5,14 @@ import { createDatabasePool, type DatabasePool } from "../db.js";
 import { OperationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMetrics, type ServiceMetrics } from "../metrics.js";
-import { countBacklog } from "../sql/countBacklog.js";
+import { readHealth } from "../sql/readHealth.js";
 import { closeHttpPools } from "../types/http.js";
 import { requiredToken } from "../web/access.js";
 import { createWebView } from "../web/webView.js";
 import { Deliverer } from "./deliverer.js";
 import { startHttpServer, type HttpServerHandle, type RouteHandler } from "./httpServer.js";
 import { Listener } from "./listener.js";
+import { Purger } from "./purger.js";
 import { Sweeper } from "./sweeper.js";
 
 export interface NotifierServiceOptions {
@@ -37,8 +38,8 @@ export interface NotifierService {
 
 /**
  * Starts the delivery service: a LISTEN connection with a fallback poll, the deliverer, the
- * wrapup sweeper, and the optional HTTP server. Throws when the database cannot be reached at
- * start (a later outage is ridden out).
+ * wrapup sweeper, the retention purger, and the optional HTTP server. Throws when the database
+ * cannot be reached at start (a later outage is ridden out).
  */
 export async function startNotifierService(config: ServiceConfig, options: NotifierServiceOptions = {}): Promise<NotifierService> {
   // Refuse a non-loopback address without a token before connecting anything.
@@ -48,11 +49,16 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   const db = await createDatabasePool(config.databaseUrl).catch((error: Error) => {
     throw new OperationError(`cannot connect to DATABASE_URL: ${error.message}`);
   });
-  const metrics = createMetrics(() => countBacklog(db));
+  const metrics = createMetrics(() => readHealth(db));
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
   deliverer.onClaimed = (idle) => (idle ? listener.idle() : listener.busy());
   const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds, graceSeconds: config.wrapupGraceSeconds }, logger);
+  const purger = new Purger(db, {
+    intervalSeconds: config.purgeIntervalSeconds,
+    retentionSeconds: config.retentionSeconds,
+    failedRetentionSeconds: config.failedRetentionSeconds,
+  }, logger);
   const isHealthy = () => listener.listening && deliverer.databaseReachable;
   let http: HttpServerHandle | null = null;
   try {
@@ -68,12 +74,14 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   }
   deliverer.start();
   sweeper.start();
+  purger.start();
   logger.info({ worker, concurrency: config.concurrency, lease: config.leaseSeconds, http: http?.url ?? null }, "delivery service started");
 
   let stopping: Promise<void> | null = null;
   const stop = async () => {
     logger.info("stopping: no new claims, finishing sends in flight");
     await sweeper.stop();
+    await purger.stop();
     await deliverer.stop(config.shutdownGraceSeconds * 1000);
     await listener.stop();
     await http?.close();

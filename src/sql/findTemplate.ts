@@ -16,7 +16,7 @@ export const TemplateDetails = z.object({
 });
 export type TemplateDetails = z.infer<typeof TemplateDetails>;
 
-/** One template by name, with its subscriptions (started first); null when there is none. */
+/** One template in use (not removed) by name, with its subscriptions (started first); null when there is none. */
 export async function findTemplate(db: CommonQueryMethods, name: string): Promise<TemplateDetails | null> {
   return db.maybeOne(sql.type(TemplateDetails)`
     select t.id, t.name, t.notification_type as "notificationType",
@@ -29,5 +29,5 @@ export async function findTemplate(db: CommonQueryMethods, name: string): Promis
            ${epochMs("t.created_at")} as "createdAt",
            ${epochMs("t.modified_at")} as "modifiedAt"
       from notifier.notification_templates t
-     where t.name = ${name}`);
+     where t.name = ${name} and t.removed_at is null`);
 }

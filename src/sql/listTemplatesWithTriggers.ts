@@ -12,7 +12,10 @@ export const TemplateWithTriggers = z.object({
 });
 export type TemplateWithTriggers = z.infer<typeof TemplateWithTriggers>;
 
-/** The notification templates (every one, or those of `ids`), by name, with the triggers they are subscribed to. */
+/**
+ * The notification templates in use (or those of `ids`, removed ones too: a job's history names
+ * them), by name, with the triggers they are subscribed to.
+ */
 export async function listTemplatesWithTriggers(db: CommonQueryMethods, ids?: readonly number[]): Promise<readonly TemplateWithTriggers[]> {
   return db.any(sql.type(TemplateWithTriggers)`
     select t.id::text as id, t.name, t.notification_type as "notificationType",
@@ -22,6 +25,6 @@ export async function listTemplatesWithTriggers(db: CommonQueryMethods, ids?: re
                           where s.notification_template_id = t.id) x
                   order by x.trigger <> 'started', x.trigger desc) as triggers
       from notifier.notification_templates t
-     where ${ids ? sql.fragment`t.id = any(${sql.array(ids, "int8")})` : sql.fragment`true`}
+     where ${ids ? sql.fragment`t.id = any(${sql.array(ids, "int8")})` : sql.fragment`t.removed_at is null`}
      order by t.name`);
 }

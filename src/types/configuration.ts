@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_DURATION_SECONDS } from "../config.js";
+import { MAX_TIMER_SECONDS } from "../config.js";
 
 /**
  * zod pieces for notification configurations, mirroring how SQL checks a template when it is
@@ -14,7 +14,7 @@ export const requiredText = z.string().min(1);
 export const requiredList = z.array(z.string().min(1)).min(1);
 
 /**
- * `timeout`: seconds one attempt may take, at most MAX_DURATION_SECONDS (a timer holds no more;
+ * `timeout`: seconds one attempt may take, at most MAX_TIMER_SECONDS (a timer holds no more;
  * SQL checks the same bound, migration 000015); the service's default applies when absent.
  */
-export const timeoutSeconds = z.number().positive().max(MAX_DURATION_SECONDS).nullish();
+export const timeoutSeconds = z.number().positive().max(MAX_TIMER_SECONDS).nullish();

@@ -1,6 +1,6 @@
 import type { JobNotification } from "../sql/listJobNotifications.js";
-import type { NotificationTotals } from "../sql/countNotificationsByStatus.js";
 import type { RecentJob } from "../sql/listRecentJobs.js";
+import type { Health } from "../sql/readHealth.js";
 import { html, SafeHtml } from "./html.js";
 
 /** The notification statuses the page filters by (notifier.notifications.status). */
@@ -17,7 +17,8 @@ export interface TemplateView {
 }
 
 export interface PageData {
-  totals: NotificationTotals;
+  /** notifier.health(): the pending count (bounded); the outbox is never counted whole. */
+  health: Health;
   jobs: readonly RecentJob[];
   notifications: readonly JobNotification[];
   templates: readonly TemplateView[];
@@ -45,8 +46,8 @@ ${data.refreshSeconds ? html`<meta http-equiv="refresh" content="${data.refreshS
 <header>
   <h1>pg-job-notifier</h1>
   <nav aria-label="Filter by notification status">
-    ${filterLink(undefined, data, "all", data.totals.pending + data.totals.successful + data.totals.failed)}
-    ${STATUS_FILTERS.map((status) => filterLink(status, data, status, data.totals[status]))}
+    ${filterLink(undefined, data, "all", null)}
+    ${STATUS_FILTERS.map((status) => filterLink(status, data, status, status === "pending" ? pendingCount(data.health) : null))}
   </nav>
   <a class="refresh" href="/${pageQuery(data.status, data.refreshSeconds ? null : DEFAULT_REFRESH_SECONDS)}">${data.refreshSeconds ? "stop auto-refresh" : "auto-refresh"}</a>
 </header>
@@ -88,9 +89,15 @@ export function pageQuery(status: StatusFilter | undefined, refreshSeconds: numb
   return text ? `?${text}` : "";
 }
 
-function filterLink(status: StatusFilter | undefined, data: PageData, label: string, count: number): SafeHtml {
+/** A filter link; `count` (only pending has one: counting the whole outbox is too dear) in bold. */
+function filterLink(status: StatusFilter | undefined, data: PageData, label: string, count: string | null): SafeHtml {
   const href = `/${pageQuery(status, data.refreshSeconds)}`;
-  return html`<a href="${href}" class="filter ${status ?? "all"}"${status === data.status ? html` aria-current="page"` : ""}>${label} <b>${count}</b></a>`;
+  return html`<a href="${href}" class="filter ${status ?? "all"}"${status === data.status ? html` aria-current="page"` : ""}>${label}${count === null ? "" : html` <b>${count}</b>`}</a>`;
+}
+
+/** "12", or "10000+" past the health function's cap. */
+function pendingCount(health: Health): string {
+  return health.pendingCapped ? `${health.pending}+` : String(health.pending);
 }
 
 function jobRow(job: RecentJob, rows: readonly JobNotification[], data: PageData): SafeHtml {

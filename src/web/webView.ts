@@ -1,9 +1,9 @@
 import type http from "node:http";
 import type { CommonQueryMethods } from "../db.js";
-import { countNotificationsByStatus } from "../sql/countNotificationsByStatus.js";
 import { listJobNotifications } from "../sql/listJobNotifications.js";
 import { listRecentJobs } from "../sql/listRecentJobs.js";
 import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
+import { readHealth } from "../sql/readHealth.js";
 import { retryNotifications } from "../sql/retryNotifications.js";
 import { maskSecrets } from "../types/index.js";
 import { pageQuery, renderPage, STATUS_FILTERS, type StatusFilter } from "./page.js";
@@ -54,14 +54,14 @@ async function servePage(options: WebViewOptions, url: URL, response: http.Serve
   const limit = Number.isSafeInteger(requestedLimit) && requestedLimit > 0
     ? Math.min(requestedLimit, MAX_JOB_LIMIT)
     : options.jobLimit ?? DEFAULT_JOB_LIMIT;
-  const [totals, jobs, templates] = await Promise.all([
-    countNotificationsByStatus(options.db),
+  const [health, jobs, templates] = await Promise.all([
+    readHealth(options.db),
     listRecentJobs(options.db, { limit, status }),
     listTemplatesWithTriggers(options.db),
   ]);
   const notifications = await listJobNotifications(options.db, { jobIds: jobs.map((job) => job.jobId), status });
   const page = renderPage({
-    totals,
+    health,
     jobs,
     notifications,
     status,

@@ -9,12 +9,21 @@ import { afterFile } from "./afterFile.js";
  * global setup) and drops it after the file's tests. Returns its connection string.
  */
 export async function createTestDatabase(): Promise<string> {
+  return createDatabase(inject("templateDatabase"));
+}
+
+/** An empty database (nothing installed) for the calling test file, dropped after its tests. */
+export async function createEmptyDatabase(): Promise<string> {
+  return createDatabase("template0");
+}
+
+async function createDatabase(template: string): Promise<string> {
   const adminUrl = inject("adminUrl");
   const name = `notifier_test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`create database ${name} template ${inject("templateDatabase")}`);
+    await admin.query(`create database ${name} template ${template}`);
   } finally {
     await admin.end();
   }
