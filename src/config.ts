@@ -18,6 +18,8 @@ export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 /** Base of the job URLs in messages (AWX's TOWER_URL_BASE). */
 export const DEFAULT_URL_BASE = "http://localhost";
 export const DEFAULT_LOG_LEVEL = "info";
+/** Pending rows older than this fail as expired instead of paging someone a day late (0: never). */
+export const DEFAULT_MAX_AGE_SECONDS = 86_400;
 /** Per-attempt timeout when a template's configuration sets no `timeout`. */
 export const DEFAULT_SEND_TIMEOUT_SECONDS = 30;
 /** NOTIFIER_RETENTION: successful notification rows (and old job events) are kept this long (CONTRACT §9). */
@@ -67,6 +69,10 @@ export interface ServiceSettings {
   retryDelaySeconds: number;
   /** Attempts before a row is marked failed. */
   maxAttempts: number;
+  /** Seconds after its creation a pending row fails as expired; 0: never. */
+  maxAgeSeconds: number;
+  /** Sends in flight at once for one template; null: three quarters of `concurrency`. */
+  templateConcurrency: number | null;
   /** Seconds after a job finished before a missing wrapup event is given up on. */
   wrapupGraceSeconds: number;
   pollIntervalSeconds: number;
@@ -99,6 +105,8 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   leaseSeconds: DEFAULT_LEASE_SECONDS,
   retryDelaySeconds: DEFAULT_RETRY_DELAY_SECONDS,
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
+  maxAgeSeconds: DEFAULT_MAX_AGE_SECONDS,
+  templateConcurrency: null,
   wrapupGraceSeconds: DEFAULT_WRAPUP_GRACE_SECONDS,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
@@ -161,6 +169,10 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds before the first retry, doubling each time (default ${DEFAULT_RETRY_DELAY_SECONDS})` },
   { key: "maxAttempts", env: "NOTIFIER_MAX_ATTEMPTS", flag: "--max-attempts", schema: wholeNumberUpTo(MAX_ATTEMPTS),
     description: `attempts before a row is marked failed (default ${DEFAULT_MAX_ATTEMPTS})` },
+  { key: "maxAgeSeconds", env: "NOTIFIER_MAX_AGE", flag: "--max-age", schema: decimal,
+    description: `seconds after which a row still pending fails as expired, 0 never (default ${DEFAULT_MAX_AGE_SECONDS})` },
+  { key: "templateConcurrency", env: "NOTIFIER_TEMPLATE_CONCURRENCY", flag: "--template-concurrency", schema: wholeNumberUpTo(MAX_CONCURRENCY),
+    description: "sends in flight at once for one template, so a slow receiver holds only its share (default ¾ of --concurrency)" },
   { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
     description: `seconds to wait for a lost wrapup event before notifying without host counts (default ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
   { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: intervalSeconds,

@@ -7,7 +7,7 @@ import { createDatabasePool, type DatabasePool } from "../src/db.js";
 import { runMigrations } from "../src/migrate.js";
 import { claimDue } from "../src/sql/claimDue.js";
 import { expireWrapups } from "../src/sql/expireWrapups.js";
-import { markSent } from "../src/sql/markSent.js";
+import { recordOutcomes } from "../src/sql/recordOutcomes.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
@@ -100,13 +100,18 @@ describe("service role", () => {
     expect((await service.query("select notifier.end_listener_sleep() as released")).rows[0].released).toBe(true);
 
     // The delivery service's own statements, on a pool that logs in as the service's login.
-    const claimed = await claimDue(servicePool, { worker: "roles-test", limit: 10, leaseSeconds: 60 });
+    const claimed = await claimDue(servicePool, { worker: "roles-test", limit: 10, leaseSeconds: 60, maxAttempts: 5, maxAgeSeconds: null });
     const mine = claimed.filter((row) => row.jobId === jobId);
     expect(mine.map((row) => row.trigger)).toEqual(["started"]);
-    await markSent(
+    const recorded = await recordOutcomes(
       servicePool,
-      mine.map((row) => ({ id: row.id, subject: "s", body: null, recipients: "r", notificationsSent: 1, deliveredTargets: [] })),
+      mine.map((row) => ({
+        id: row.id, leaseToken: row.leaseToken, kind: "sent" as const, error: null, httpStatus: null, retryAfterSeconds: null,
+        subject: "s", body: null, recipients: "r", notificationsSent: 1, deliveredTargets: [],
+      })),
+      { retryDelaySeconds: 10, maxAttempts: 5 },
     );
+    expect([...recorded.values()]).toEqual(["successful"]);
 
     // The grace sweep fires a final condition through the job triggers, with no UPDATE on jobs.
     await setStatus(admin, jobId, "failed", true);

@@ -147,6 +147,39 @@ describe("failures", () => {
     expect(error.message).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/gone: HTTP 404: \(empty response\)$/);
   });
 
+  test.each([
+    [400, true], [401, true], [403, true], [404, true], [410, true], [422, true],
+    [408, false], [425, false], [429, false], [500, false], [502, false], [503, false],
+  ])("HTTP %i: permanent %s (a 4xx other than 408/425/429 refuses the request itself)", async (status, permanent) => {
+    receiver.responder = () => ({ status });
+    const error = await failure(send({ url: `${receiver.url}/status` }));
+    expect(error).toMatchObject({ permanent, httpStatus: status });
+  });
+
+  test("Retry-After is carried in seconds, as delta-seconds or an HTTP date, bounded to a day", async () => {
+    receiver.responder = () => ({ status: 429, headers: { "retry-after": "120" } });
+    expect((await failure(send({ url: `${receiver.url}/later` }))).retryAfterSeconds).toBe(120);
+    receiver.responder = () => ({ status: 503, headers: { "retry-after": new Date(Date.now() + 60_000).toUTCString() } });
+    const dated = (await failure(send({ url: `${receiver.url}/later` }))).retryAfterSeconds!;
+    expect(dated).toBeGreaterThan(55);
+    expect(dated).toBeLessThanOrEqual(60);
+    receiver.responder = () => ({ status: 503, headers: { "retry-after": "1e308" } });
+    expect((await failure(send({ url: `${receiver.url}/later` }))).retryAfterSeconds).toBeNull();
+    receiver.responder = () => ({ status: 503, headers: { "retry-after": "99999999" } });
+    expect((await failure(send({ url: `${receiver.url}/later` }))).retryAfterSeconds).toBe(86_400);
+  });
+
+  test("the quoted response never splits a character and carries no NUL", async () => {
+    // 199 ASCII characters then an emoji (a surrogate pair in UTF-16) straddling the cut.
+    receiver.responder = () => ({ status: 500, body: `${"a".repeat(199)}\u{1F525}${"b".repeat(50)}\u0000end` });
+    const error = await failure(send({ url: `${receiver.url}/cut` }));
+    const quoted = error.message.slice(error.message.indexOf("HTTP 500: ") + "HTTP 500: ".length);
+    expect(quoted).toBe(`${"a".repeat(199)}\u{1F525}…`);
+    expect(error.message.isWellFormed()).toBe(true);
+    receiver.responder = () => ({ status: 500, body: "nul\u0000here" });
+    expect((await failure(send({ url: `${receiver.url}/nul` }))).message).toMatch(/HTTP 500: nul\\0here$/);
+  });
+
   test("a token-like path segment is not shown", async () => {
     receiver.responder = () => ({ status: 500, body: "boom" });
     const error = await failure(send({ url: `${receiver.url}/services/T0001/B0002/Xk3jd93kdlsLk39dkQ` }));

@@ -42,6 +42,9 @@ export type AttemptResult =
       permanent: boolean;
       /** Every target delivered so far, earlier attempts included. */
       deliveredTargets: string[];
+      /** The receiver's error status and Retry-After (seconds), when it answered. */
+      httpStatus: number | null;
+      retryAfterSeconds: number | null;
     };
 
 class AttemptTimeout extends Error {}
@@ -87,7 +90,10 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptResul
     });
     return { ok: true, rendered, outcome };
   } catch (thrown) {
+    const answered = receiverAnswer(thrown);
     return {
+      httpStatus: answered?.httpStatus ?? null,
+      retryAfterSeconds: answered?.retryAfterSeconds ?? null,
       ok: false,
       rendered,
       error: redact(describe(thrown, controller.signal.reason), secrets),
@@ -97,6 +103,14 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptResul
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The DeliveryError carrying the receiver's status: the one thrown, or one it wraps (per-target sends). */
+function receiverAnswer(thrown: unknown): DeliveryError | null {
+  for (let error = thrown; error instanceof Error; error = error.cause) {
+    if (error instanceof DeliveryError && error.httpStatus !== null) return error;
+  }
+  return null;
 }
 
 function isTypeName(name: string): name is NotificationTypeName {

@@ -2,49 +2,76 @@ import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
 import { claimDue, type ClaimedNotification } from "../sql/claimDue.js";
-import { extendLease } from "../sql/extendLease.js";
-import { markFailed, type FailedNotification } from "../sql/markFailed.js";
-import { markSent, type SentNotification } from "../sql/markSent.js";
+import { extendLeases } from "../sql/extendLeases.js";
+import { recordOutcomes, type AttemptOutcome } from "../sql/recordOutcomes.js";
 import { releaseClaims } from "../sql/releaseClaims.js";
-import { retryDelaySeconds, scheduleRetry, type RetriedNotification } from "../sql/scheduleRetry.js";
 import { attemptDelivery } from "./attemptDelivery.js";
 
 /** Pause before retrying a database operation that failed (the database is down or restarting). */
 export const DATABASE_RETRY_MS = 1000;
+/** Consecutive failed attempts (that may pass) of one template that open its circuit breaker. */
+export const BREAKER_FAILURES = 5;
+/** First pause of an open breaker; doubled each time it opens again without a success, up to the max. */
+export const BREAKER_COOLDOWN_MS = 5000;
+export const BREAKER_MAX_COOLDOWN_MS = 60_000;
 
 export interface DelivererConfig {
   /** This process's name in notifications.locked_by. */
   worker: string;
   /** Sends in flight at once. Up to as many more rows are claimed ahead, ready to start. */
   concurrency: number;
+  /** Sends in flight at once for one template (null: three quarters of concurrency). */
+  templateConcurrency: number | null;
   leaseSeconds: number;
   retryDelaySeconds: number;
   maxAttempts: number;
+  /** 0: rows never expire. */
+  maxAgeSeconds: number;
   /** Base of job URLs in messages. */
   urlBase: string;
 }
 
-type Outcome =
-  | { kind: "sent"; row: SentNotification }
-  | { kind: "retry"; row: RetriedNotification }
-  | { kind: "failed"; row: FailedNotification };
-
 /** Why an attempt's signal was aborted by the service. */
 class ShuttingDown extends Error {}
+class LeaseLost extends Error {}
+
+/** A row this process holds: claimed, then queued, sent, and recorded. */
+interface Held {
+  row: ClaimedNotification;
+  /** performance.now() at which the lease, as last confirmed by the database, lapses. */
+  leaseUntil: number;
+  /** Set while its send is in flight. */
+  controller: AbortController | null;
+}
+
+/** Per template: what is in flight, and its receiver's circuit breaker. */
+interface TemplateState {
+  inFlight: number;
+  held: number;
+  failures: number;
+  /** performance.now() until which the breaker is open (no claims, no sends); 0: closed. */
+  openUntil: number;
+  cooldownMs: number;
+}
 
 /**
- * Turns pending rows into sends: claims batches under a lease, renders each row once, sends with
- * bounded concurrency and a per-attempt timeout, and records outcomes in batches. One claim and
- * one round of completion queries are in flight at a time; whatever arrives meanwhile joins the
- * next batch, so batches grow with the load and a lone notification goes out at once.
+ * Turns pending rows into sends: claims batches under a lease (each claim counts an attempt and
+ * carries a token), renders each row once, sends with bounded concurrency — per process and per
+ * template — and records outcomes in batches through notifier.record_outcomes, which decides
+ * retry-or-fail. One claim and one round of recording are in flight at a time; whatever arrives
+ * meanwhile joins the next batch, so batches grow with the load and a lone notification goes out
+ * at once.
+ *
+ * Fencing (CONTRACT §5.11): leases are extended under their tokens; a send whose lease could not
+ * be extended before it lapses (the database link is down, or another process holds the row) is
+ * aborted, and an outcome recorded too late is ignored by SQL and reported here.
  */
 export class Deliverer {
+  private readonly held = new Map<string, Held>();
   private readonly queue: ClaimedNotification[] = [];
-  /** Rows being sent, by id, with the controller that aborts the attempt. */
-  private readonly inFlight = new Map<string, AbortController>();
-  private readonly outcomes: Outcome[] = [];
-  /** Rows whose outcome is buffered or being written: still leased, still extended. */
-  private readonly recording = new Set<string>();
+  private inFlight = 0;
+  private readonly outcomes: AttemptOutcome[] = [];
+  private readonly templates = new Map<number, TemplateState>();
   private claiming: Promise<void> | null = null;
   private flushing: Promise<void> | null = null;
   private claimWanted = false;
@@ -71,9 +98,19 @@ export class Deliverer {
     private readonly metrics: ServiceMetrics,
   ) {}
 
+  /** Sends in flight at once for one template. */
+  private get templateCap(): number {
+    return this.config.templateConcurrency ?? Math.max(1, Math.ceil((this.config.concurrency * 3) / 4));
+  }
+
+  private get leaseMs(): number {
+    return this.config.leaseSeconds * 1000;
+  }
+
   start(): void {
     this.started = true;
-    const every = Math.max(100, (this.config.leaseSeconds * 1000) / 3);
+    // Extend three times per lease; a send is aborted once less than a sixth of it is left unconfirmed.
+    const every = Math.max(100, this.leaseMs / 3);
     this.leaseTimer = setInterval(() => void this.extendLeases(), every);
     this.wake();
   }
@@ -85,9 +122,9 @@ export class Deliverer {
   }
 
   /**
-   * Stops claiming, waits up to `graceMs` for sends in flight, aborts the rest, records every
-   * outcome and gives back the rows not sent, so another process sends them without waiting
-   * for the lease.
+   * Stops claiming, waits up to `graceMs` for sends in flight, aborts the rest (recording the
+   * targets they reached, attempt uncounted), records every outcome and gives back the rows not
+   * sent, so another process sends them without waiting for the lease.
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
@@ -95,12 +132,12 @@ export class Deliverer {
     await this.claiming;
     const drained = new Promise<void>((resolve) => {
       this.idle = resolve;
-      if (this.inFlight.size === 0) resolve();
+      if (this.inFlight === 0) resolve();
     });
     const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref());
     if (await Promise.race([drained.then(() => false), deadline])) {
-      this.logger.warn({ inFlight: this.inFlight.size }, "shutdown grace over: aborting sends still in flight");
-      for (const controller of this.inFlight.values()) controller.abort(new ShuttingDown("shutting down"));
+      this.logger.warn({ inFlight: this.inFlight }, "shutdown grace over: aborting sends still in flight");
+      for (const held of this.held.values()) held.controller?.abort(new ShuttingDown("shutting down"));
       await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     }
     await this.flushUntilDone(graceMs);
@@ -113,15 +150,38 @@ export class Deliverer {
     }
   }
 
+  private template(id: number): TemplateState {
+    let state = this.templates.get(id);
+    if (!state) {
+      state = { inFlight: 0, held: 0, failures: 0, openUntil: 0, cooldownMs: BREAKER_COOLDOWN_MS };
+      this.templates.set(id, state);
+    }
+    return state;
+  }
+
+  /** May a row of this template start now? Its share of the concurrency, one at a time once its breaker reopens. */
+  private mayStart(state: TemplateState, now: number): boolean {
+    if (state.openUntil > now) return false;
+    const halfOpen = state.failures >= BREAKER_FAILURES;
+    return state.inFlight < (halfOpen ? 1 : this.templateCap);
+  }
+
   private pump(): void {
     // Not before start(): rows claimed while the service could still fail to start (its HTTP
     // port taken) would stay leased, unextended and unreleased, until the lease lapsed.
     if (!this.started) return;
-    while (!this.stopping && this.inFlight.size < this.config.concurrency && this.queue.length > 0) {
-      void this.attempt(this.queue.shift()!);
+    const now = performance.now();
+    for (let index = 0; !this.stopping && this.inFlight < this.config.concurrency && index < this.queue.length;) {
+      const row = this.queue[index]!;
+      if (!this.mayStart(this.template(row.templateId), now)) {
+        index++;
+        continue;
+      }
+      this.queue.splice(index, 1);
+      void this.attempt(row);
     }
     if (this.stopping || !this.claimWanted || this.claiming || this.databaseRetry) return;
-    const room = this.config.concurrency * 2 - this.queue.length - this.inFlight.size;
+    const room = this.config.concurrency * 2 - this.queue.length - this.inFlight;
     if (room <= 0) return;
     this.claimWanted = false;
     this.claiming = this.claim(room).finally(() => {
@@ -130,15 +190,37 @@ export class Deliverer {
     });
   }
 
+  /** Templates to claim no rows of: their breaker is open, or this process holds their share already. */
+  private skippedTemplates(now: number): number[] {
+    const skipped: number[] = [];
+    for (const [id, state] of this.templates) {
+      if (state.openUntil > now || state.held >= this.templateCap * 2) skipped.push(id);
+    }
+    return skipped;
+  }
+
   private async claim(limit: number): Promise<void> {
+    const sentAt = performance.now();
     try {
-      const rows = await claimDue(this.db, { worker: this.config.worker, limit, leaseSeconds: this.config.leaseSeconds });
+      const rows = await claimDue(this.db, {
+        worker: this.config.worker,
+        limit,
+        leaseSeconds: this.config.leaseSeconds,
+        maxAttempts: this.config.maxAttempts,
+        maxAgeSeconds: this.config.maxAgeSeconds > 0 ? this.config.maxAgeSeconds : null,
+        skipIds: [...this.held.keys()],
+        skipTemplates: this.skippedTemplates(sentAt),
+      });
       this.metrics.claimBatchSize.observe(rows.length);
       this.databaseIsBack();
       // A full batch means more may be due right now.
       if (rows.length === limit) this.claimWanted = true;
-      this.queue.push(...rows);
-      this.onClaimed(rows.length === 0 && this.queue.length === 0 && this.inFlight.size === 0);
+      for (const row of rows) {
+        this.held.set(row.id, { row, leaseUntil: sentAt + this.leaseMs, controller: null });
+        this.template(row.templateId).held++;
+        this.queue.push(row);
+      }
+      this.onClaimed(rows.length === 0 && this.queue.length === 0 && this.inFlight === 0);
     } catch (error) {
       this.databaseFailed("claim", error);
     }
@@ -146,9 +228,12 @@ export class Deliverer {
 
   private async attempt(row: ClaimedNotification): Promise<void> {
     const controller = new AbortController();
-    this.inFlight.set(row.id, controller);
+    const held = this.held.get(row.id)!;
+    held.controller = controller;
+    const template = this.template(row.templateId);
+    template.inFlight++;
+    this.inFlight++;
     const startedAt = performance.now();
-    const attempt = row.attempts + 1;
     const result = await attemptDelivery({
       notificationId: row.id,
       templateName: row.templateName,
@@ -163,56 +248,78 @@ export class Deliverer {
       deliveredTargets: row.deliveredTargets,
       controller,
     });
-    let outcome: Outcome | null;
-    if (!result.ok && controller.signal.reason instanceof ShuttingDown) {
-      outcome = null; // released on shutdown, sent again by the next process
-    } else if (result.ok) {
+    held.controller = null;
+    template.inFlight--;
+    this.inFlight--;
+    const reason = controller.signal.reason;
+    let outcome: AttemptOutcome;
+    if (result.ok) {
       const { rendered, outcome: sent } = result;
       outcome = {
-        kind: "sent",
-        row: { id: row.id, subject: rendered.subject, body: rendered.body, recipients: sent.recipients,
-               notificationsSent: sent.notificationsSent, deliveredTargets: sent.deliveredTargets },
+        id: row.id, leaseToken: row.leaseToken, kind: "sent", error: null, httpStatus: null, retryAfterSeconds: null,
+        subject: rendered.subject, body: rendered.body, recipients: sent.recipients,
+        notificationsSent: sent.notificationsSent, deliveredTargets: sent.deliveredTargets,
       };
+      template.failures = 0;
+      template.cooldownMs = BREAKER_COOLDOWN_MS;
     } else {
-      const common = { id: row.id, error: result.error, subject: result.rendered?.subject ?? null, body: result.rendered?.body ?? null,
-                       deliveredTargets: result.deliveredTargets };
-      outcome = result.permanent || attempt >= this.config.maxAttempts
-        ? { kind: "failed", row: common }
-        : { kind: "retry", row: { ...common, delaySeconds: retryDelaySeconds(this.config.retryDelaySeconds, attempt) } };
+      const shuttingDown = reason instanceof ShuttingDown;
+      outcome = {
+        id: row.id, leaseToken: row.leaseToken,
+        // Stopped by the shutdown: given back with the targets it reached, the attempt uncounted.
+        kind: shuttingDown ? "released" : result.permanent ? "permanent" : "error",
+        error: reason instanceof LeaseLost ? `aborted: ${reason.message}` : result.error,
+        httpStatus: result.httpStatus, retryAfterSeconds: result.retryAfterSeconds,
+        subject: result.rendered?.subject ?? null, body: result.rendered?.body ?? null, recipients: null,
+        notificationsSent: null, deliveredTargets: result.deliveredTargets,
+      };
+      if (outcome.kind === "error" && !(reason instanceof LeaseLost)) this.failedAttempt(row, template);
     }
-    const seconds = (performance.now() - startedAt) / 1000;
-    this.inFlight.delete(row.id);
-    if (outcome) this.record(row, attempt, outcome, seconds);
-    if (this.inFlight.size === 0) this.idle?.();
+    this.log(row, outcome, (performance.now() - startedAt) / 1000);
+    this.outcomes.push(outcome);
+    if (row.trigger === "started") this.unblocking = true;
+    void this.flush();
+    if (this.inFlight === 0) this.idle?.();
     // Look for rows created meanwhile: transactions do not NOTIFY a busy process (migration 9).
     // With nothing else to do, falling asleep is that look (the listener claims once more after
     // taking the sleep lock), so a lone send costs one claim less.
-    if (this.inFlight.size === 0 && this.queue.length === 0 && !this.claiming) this.onClaimed(true);
+    if (this.inFlight === 0 && this.queue.length === 0 && !this.claiming) this.onClaimed(true);
     else this.claimWanted = true;
     this.pump();
   }
 
-  private record(row: ClaimedNotification, attempt: number, outcome: Outcome, seconds: number): void {
+  /** A failure that may pass: counts toward the template's breaker, which opens after BREAKER_FAILURES in a row. */
+  private failedAttempt(row: ClaimedNotification, template: TemplateState): void {
+    template.failures++;
+    if (template.failures < BREAKER_FAILURES) return;
+    const now = performance.now();
+    template.openUntil = now + template.cooldownMs;
+    this.logger.warn({ template: row.templateName, failures: template.failures, pauseMs: template.cooldownMs },
+      "circuit breaker open: pausing this template's sends");
+    template.cooldownMs = Math.min(BREAKER_MAX_COOLDOWN_MS, template.cooldownMs * 2);
+    // Its queued rows go back (attempt uncounted) rather than holding room others could use.
+    for (let index = this.queue.length - 1; index >= 0; index--) {
+      const queued = this.queue[index]!;
+      if (queued.templateId !== row.templateId) continue;
+      this.queue.splice(index, 1);
+      this.outcomes.push({
+        id: queued.id, leaseToken: queued.leaseToken, kind: "released", error: null, httpStatus: null, retryAfterSeconds: null,
+        subject: null, body: null, recipients: null, notificationsSent: null, deliveredTargets: null,
+      });
+    }
+    // Claim again once it closes, even if nothing else wakes this process.
+    setTimeout(() => this.wake(), template.openUntil - now).unref();
+  }
+
+  private log(row: ClaimedNotification, outcome: AttemptOutcome, seconds: number): void {
     const type = row.notificationType;
-    this.metrics.sendDuration.observe({ type, outcome: outcome.kind }, seconds);
+    this.metrics.sendDuration.observe({ type, outcome: outcome.kind === "sent" ? "sent" : outcome.kind === "released" ? "released" : "failed" }, seconds);
     const fields = {
-      notification: row.id, job: row.jobId, template: row.templateName, type, trigger: row.trigger, attempt,
+      notification: row.id, job: row.jobId, template: row.templateName, type, trigger: row.trigger, attempt: row.attempts,
       durationMs: Math.round(seconds * 1000),
     };
-    if (outcome.kind === "sent") {
-      this.metrics.sent.inc({ type });
-      this.logger.info(fields, "notification sent");
-    } else if (outcome.kind === "retry") {
-      this.metrics.retried.inc({ type });
-      this.logger.warn({ ...fields, error: outcome.row.error, retryInSeconds: Number(outcome.row.delaySeconds.toFixed(3)) }, "send failed, will retry");
-    } else {
-      this.metrics.failed.inc({ type });
-      this.logger.error({ ...fields, error: outcome.row.error }, "notification failed");
-    }
-    this.outcomes.push(outcome);
-    this.recording.add(row.id);
-    if (row.trigger === "started") this.unblocking = true;
-    void this.flush();
+    if (outcome.kind === "sent") this.logger.info(fields, "notification sent");
+    else if (outcome.kind === "released") this.logger.info({ ...fields, deliveredTargets: outcome.deliveredTargets }, "send aborted by the shutdown; released");
   }
 
   /** Writes every buffered outcome; one round at a time, the next round takes what piled up. */
@@ -221,17 +328,11 @@ export class Deliverer {
     const batch = this.outcomes.splice(0);
     const unblocking = this.unblocking;
     this.unblocking = false;
-    const of = <K extends Outcome["kind"]>(kind: K) =>
-      batch.filter((outcome): outcome is Extract<Outcome, { kind: K }> => outcome.kind === kind).map((outcome) => outcome.row);
     this.flushing = (async () => {
       try {
-        await Promise.all([
-          markSent(this.db, of("sent") as SentNotification[]),
-          scheduleRetry(this.db, this.config.worker, of("retry") as RetriedNotification[]),
-          markFailed(this.db, this.config.worker, of("failed") as FailedNotification[]),
-        ]);
+        const recorded = await this.recordBatch(batch);
         this.databaseIsBack();
-        for (const outcome of batch) this.recording.delete(outcome.row.id);
+        this.settled(batch, recorded);
         if (unblocking) this.wake();
       } catch (error) {
         this.outcomes.unshift(...batch);
@@ -242,8 +343,74 @@ export class Deliverer {
         this.flushing = null;
       }
       if (this.outcomes.length > 0 && !this.stopping) void this.flush();
+      else this.pump();
     })();
     return this.flushing;
+  }
+
+  private policy() {
+    return { retryDelaySeconds: this.config.retryDelaySeconds, maxAttempts: this.config.maxAttempts };
+  }
+
+  /**
+   * One statement for the batch. When it fails for one row's data (a value PostgreSQL refuses), the
+   * rows are recorded one by one, and a row refused on its own fails with that error instead of
+   * jamming the batch forever (CONTRACT §5.10). Throws when the database itself failed.
+   */
+  private async recordBatch(batch: AttemptOutcome[]): Promise<Map<string, string>> {
+    try {
+      return await recordOutcomes(this.db, batch, this.policy());
+    } catch (error) {
+      if (!isRowDataError(error)) throw error;
+    }
+    const recorded = new Map<string, string>();
+    for (const outcome of batch) {
+      let statuses: Map<string, string>;
+      try {
+        statuses = await recordOutcomes(this.db, [outcome], this.policy());
+      } catch (error) {
+        if (!isRowDataError(error)) throw error;
+        const message = `could not record the outcome of this attempt: ${databaseMessage(error)}`;
+        this.logger.error({ notification: outcome.id, error: message }, "outcome refused by the database; failing the row");
+        statuses = await recordOutcomes(this.db, [{
+          ...outcome, kind: "permanent", error: message, subject: null, body: null, recipients: null, notificationsSent: null,
+        }], this.policy());
+      }
+      for (const [id, status] of statuses) recorded.set(id, status);
+    }
+    return recorded;
+  }
+
+  /** The batch is written: counts what became of each row and forgets it; reports the outcomes SQL ignored. */
+  private settled(batch: AttemptOutcome[], recorded: Map<string, string>): void {
+    const ignored: string[] = [];
+    for (const outcome of batch) {
+      const held = this.held.get(outcome.id);
+      if (held) {
+        const status = recorded.get(outcome.id);
+        const type = held.row.notificationType;
+        const fields = { notification: outcome.id, job: held.row.jobId, template: held.row.templateName, type, trigger: held.row.trigger,
+                         attempt: held.row.attempts, error: outcome.error ?? undefined, httpStatus: outcome.httpStatus ?? undefined };
+        if (status === "successful") this.metrics.sent.inc({ type });
+        else if (status === "failed") {
+          this.metrics.failed.inc({ type });
+          this.logger.error(fields, "notification failed");
+        } else if (status === "pending" && outcome.kind === "error") {
+          this.metrics.retried.inc({ type });
+          this.logger.warn(fields, "send failed, will retry");
+        }
+        this.forget(held);
+      }
+      if (!recorded.has(outcome.id)) ignored.push(outcome.id);
+    }
+    if (ignored.length > 0) {
+      this.logger.warn({ notifications: ignored }, "outcomes not recorded: the rows are no longer this process's (lease lapsed and claimed by another, or finished)");
+    }
+  }
+
+  private forget(held: Held): void {
+    if (!this.held.delete(held.row.id)) return;
+    this.template(held.row.templateId).held--;
   }
 
   private async flushUntilDone(graceMs: number): Promise<void> {
@@ -256,13 +423,46 @@ export class Deliverer {
     }
   }
 
+  /**
+   * Extends every lease held under its token, then aborts what cannot be sent safely any more:
+   * rows the database no longer gives this process, and rows whose lease, as last confirmed, is
+   * about to lapse (the extension did not get through in time).
+   */
   private async extendLeases(): Promise<void> {
-    const ids = [...this.queue.map((row) => row.id), ...this.inFlight.keys(), ...this.recording];
+    const rows = [...this.held.values()].map((held) => held.row);
+    const sentAt = performance.now();
     try {
-      await extendLease(this.db, this.config.worker, ids, this.config.leaseSeconds);
+      const extended = await extendLeases(this.db, rows, this.config.leaseSeconds);
+      for (const row of rows) {
+        const held = this.held.get(row.id);
+        if (!held) continue;
+        if (extended.has(row.id)) held.leaseUntil = sentAt + this.leaseMs;
+        else this.lose(held, "another process holds the row now");
+      }
     } catch (error) {
       this.databaseFailed("extend leases", error);
     }
+    const now = performance.now();
+    for (const held of [...this.held.values()]) {
+      if (held.leaseUntil - this.leaseMs / 6 <= now) this.lose(held, "the lease could not be extended in time (database unreachable)");
+    }
+  }
+
+  /** The row is no longer safely this process's: abort its send, or drop it from the queue. */
+  private lose(held: Held, why: string): void {
+    if (held.controller) {
+      if (held.controller.signal.aborted) return;
+      this.logger.warn({ notification: held.row.id, template: held.row.templateName }, `aborting send: ${why}`);
+      held.controller.abort(new LeaseLost(why));
+      return;
+    }
+    const queued = this.queue.indexOf(held.row);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.logger.warn({ notification: held.row.id }, `dropping a claimed row before sending it: ${why}`);
+      this.forget(held);
+    }
+    // Otherwise its outcome is buffered or being written: SQL fences it by its token.
   }
 
   private databaseFailed(operation: string, error: unknown): void {
@@ -282,4 +482,26 @@ export class Deliverer {
     if (!this.databaseReachable) this.logger.info("database reachable again");
     this.databaseReachable = true;
   }
+}
+
+/** The SQLSTATE of a database error, through the wrappers of the driver. */
+function sqlState(error: unknown): string | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** Errors a value of the statement causes (data exception, constraint, program limit), not the database being unreachable. */
+function isRowDataError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && (state.startsWith("22") || state.startsWith("23") || state.startsWith("54"));
+}
+
+function databaseMessage(error: unknown): string {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as { code?: unknown }).code !== undefined) return cause.message;
+  }
+  return (error as Error).message;
 }

@@ -6,9 +6,11 @@ import { TRIGGERS, type JobSnapshot } from "../job.js";
 export const ClaimedNotification = z.object({
   /** notifications.id as text: the Idempotency-Key. */
   id: z.string(),
+  /** The claim's token: outcomes and lease extensions name it (fenced, CONTRACT §5.11). */
+  leaseToken: z.string(),
   jobId: z.number(),
   trigger: z.enum(TRIGGERS),
-  /** Attempts already made (this one is attempts + 1). */
+  /** This attempt's number: the claim counted it (CONTRACT §5.9). */
   attempts: z.number().int(),
   jobSnapshot: z.custom<JobSnapshot>((value) => typeof value === "object" && value !== null),
   deliveredTargets: z.array(z.string()),
@@ -29,25 +31,27 @@ export interface ClaimOptions {
   /** Most rows to claim. */
   limit: number;
   leaseSeconds: number;
+  /** A due row whose attempts reached this had its last attempt lost: it fails instead. */
+  maxAttempts: number;
+  /** Due rows created longer ago fail as expired; null: no limit. */
+  maxAgeSeconds: number | null;
+  /** Rows this process still holds in memory: never claimed again by it. */
+  skipIds?: readonly string[];
+  /** Templates this process takes no more rows of right now (their share is full, or their breaker open). */
+  skipTemplates?: readonly number[];
 }
 
 /**
  * Claims up to `limit` due pending rows, oldest first, for `worker` until the lease ends, through
- * notifier.claim_due (migration 11), whose plan PostgreSQL keeps for the session: planning the
- * statement cost several times its execution on every claim (docs/benchmarks.md).
- * SKIP LOCKED lets several processes claim at once without waiting on each other; a row whose
- * lease lapsed (its process died) is due again. A final row is not claimed while the started
- * row of the same (job, template) is still pending, so started is always attempted first.
- *
- * The claim commits without waiting for its WAL flush (synchronous_commit off for its transaction
- * only, set by the function): a lease needs no durability. Were the server to crash before the
- * flush, the rows would simply be unclaimed again and sent again with the same Idempotency-Key —
- * the case of a process killed mid-send (CONTRACT §5.5); the outcome written later is flushed,
- * and the claim's commit record with it. Saves a disk flush on the path from a NOTIFY to the send.
+ * notifier.claim_due (migrations 11 and 42), whose plan PostgreSQL keeps for the session. Each
+ * claim counts one attempt and hands out a fresh lease token; rows whose last attempt never
+ * reported, or older than the maximum age, end failed there instead. Nothing is claimed while
+ * notifier.settings.delivery_paused is set.
  */
 export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): Promise<readonly ClaimedNotification[]> {
   return db.any(sql.type(ClaimedNotification)`
     select id::text as "id",
+           lease_token::text as "leaseToken",
            job_id as "jobId",
            trigger,
            attempts,
@@ -60,5 +64,8 @@ export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): P
            notification_type as "notificationType",
            notification_configuration as "configuration",
            messages
-      from notifier.claim_due(${options.worker}, ${options.limit}, make_interval(secs => ${options.leaseSeconds}::float8))`);
+      from notifier.claim_due(${options.worker}, ${options.limit}, make_interval(secs => ${options.leaseSeconds}::float8),
+                              ${options.maxAttempts}::integer,
+                              ${options.maxAgeSeconds === null ? null : options.maxAgeSeconds}::float8 * interval '1 second',
+                              ${sql.array(options.skipIds ?? [], "int8")}, ${sql.array(options.skipTemplates ?? [], "int8")})`);
 }

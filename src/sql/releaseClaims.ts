@@ -1,12 +1,9 @@
 import { sql, type CommonQueryMethods } from "../db.js";
 
-/** On shutdown: gives back every row `worker` still holds, so another process sends it now. */
+/**
+ * On shutdown: gives back every row `worker` still holds, uncounting the attempt its claim counted,
+ * so another process sends it now (notifier.release_claims, migration 43).
+ */
 export async function releaseClaims(db: CommonQueryMethods, worker: string): Promise<number> {
-  const result = await db.query(sql.unsafe`
-    update notifier.notifications
-       set locked_by = null,
-           locked_until = null
-     where locked_by = ${worker}
-       and status = 'pending'`);
-  return result.rowCount;
+  return db.oneFirst(sql.unsafe`select notifier.release_claims(${worker}) as released`) as Promise<number>;
 }

@@ -1,4 +1,5 @@
 import { Agent, request, type Dispatcher } from "undici";
+import { sliceCodePoints, storableText } from "../text.js";
 import { DeliveryError } from "./type.js";
 
 /** Redirects followed before an attempt fails (python-requests follows 30; a webhook needs few). */
@@ -145,7 +146,11 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
       return fail(`${shown()}: HTTP ${response.statusCode}, reading the response failed: ${describeFailure(error, options.signal)}`);
     }
     if (response.statusCode >= 400) {
-      fail(`${shown()}: HTTP ${response.statusCode}: ${excerpt(text)}`);
+      throw new DeliveryError(redact(`${shown()}: HTTP ${response.statusCode}: ${excerpt(text)}`, secrets()), {
+        permanent: isPermanentStatus(response.statusCode),
+        httpStatus: response.statusCode,
+        retryAfterSeconds: retryAfterSeconds(response.headers["retry-after"]),
+      });
     }
     const answeredBy = url.href;
     return {
@@ -184,11 +189,38 @@ function looksLikeToken(segment: string): boolean {
   return segment.length >= 16 && /[A-Za-z]/.test(segment) && /[0-9]/.test(segment) && /^[A-Za-z0-9_\-.~%]+$/.test(segment);
 }
 
-/** A short one-line quote of a response for an error message. */
+/**
+ * A client error other than these means the request itself is refused: sending it again cannot
+ * help (408 Request Timeout, 425 Too Early and 429 Too Many Requests ask for a later retry).
+ */
+const RETRYABLE_CLIENT_ERRORS = new Set([408, 425, 429]);
+
+export function isPermanentStatus(status: number): boolean {
+  return status >= 400 && status < 500 && !RETRYABLE_CLIENT_ERRORS.has(status);
+}
+
+/** Longest Retry-After honoured (a receiver cannot park a row for longer than a day). */
+export const MAX_RETRY_AFTER_SECONDS = 86_400;
+
+/** Retry-After as seconds from now (delta-seconds or an HTTP date), bounded; null when absent or unreadable. */
+export function retryAfterSeconds(header: string | string[] | undefined, now = Date.now()): number | null {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!value) return null;
+  const seconds = /^\d+$/.test(value) ? Number(value) : (Date.parse(value) - now) / 1000;
+  if (!Number.isFinite(seconds)) return null;
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, seconds));
+}
+
+/**
+ * A short one-line quote of a response for an error message: whitespace runs folded, cut at
+ * ERROR_EXCERPT_CHARS code points (never half a surrogate pair), storable in PostgreSQL.
+ */
 export function excerpt(text: string): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  // Only the head can be quoted: fold whitespace there, not across a 1 MB answer.
+  const flat = storableText(text.slice(0, ERROR_EXCERPT_CHARS * 4).replace(/\s+/g, " ").trim());
   if (!flat) return "(empty response)";
-  return flat.length > ERROR_EXCERPT_CHARS ? `${flat.slice(0, ERROR_EXCERPT_CHARS)}…` : flat;
+  const quoted = sliceCodePoints(flat, ERROR_EXCERPT_CHARS);
+  return quoted === flat && text.length > ERROR_EXCERPT_CHARS * 4 ? `${flat}…` : quoted;
 }
 
 /** Replaces every occurrence of each secret (raw and URL-encoded) with `***`. */

@@ -52,10 +52,18 @@ export class DeliveryError extends Error {
   override name = "DeliveryError";
   readonly permanent: boolean;
   readonly deliveredTargets: readonly string[];
-  constructor(message: string, options: { permanent?: boolean; deliveredTargets?: readonly string[]; cause?: unknown } = {}) {
+  /** The receiver's HTTP status, when it answered with an error status. */
+  readonly httpStatus: number | null;
+  /** Seconds the receiver asked to wait (Retry-After), when it said. */
+  readonly retryAfterSeconds: number | null;
+  constructor(message: string, options: {
+    permanent?: boolean; deliveredTargets?: readonly string[]; cause?: unknown; httpStatus?: number; retryAfterSeconds?: number | null;
+  } = {}) {
     super(message, { cause: options.cause });
     this.permanent = options.permanent ?? false;
     this.deliveredTargets = options.deliveredTargets ?? [];
+    this.httpStatus = options.httpStatus ?? null;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 }
 

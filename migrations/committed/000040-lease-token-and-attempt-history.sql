@@ -1,0 +1,30 @@
+--! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
+--! Hash: sha1:138daab9a31adf2a541fddcb786e5b1cc7509016
+--! Message: lease token and attempt history
+
+-- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):
+--
+--   lease_token      set to a fresh uuid by every claim (notifier.claim_due, next migration). An
+--                    outcome or a lease extension names the token of the claim it belongs to and
+--                    changes the row only while that token is still the row's: a process whose
+--                    lease lapsed (its database link was down) and whose row another process
+--                    claimed since can no longer record over the new holder. NULL when unclaimed.
+--   attempt_history  one short entry per failed attempt (attempt number, time, outcome, HTTP
+--                    status, error excerpt, what was sent, targets reached), the last 10 kept,
+--                    so an operator sees every attempt and not only the last error.
+--
+-- Locks: ACCESS EXCLUSIVE on notifier.notifications for the two ADD COLUMNs only. Both are
+-- catalog-only changes (a NULL column, and a constant default: no table rewrite), so the lock is
+-- held for milliseconds; lock_timeout makes a migration queued behind a long reader fail fast
+-- instead of blocking the host's inserts behind it.
+
+set local lock_timeout = '5s';
+
+alter table notifier.notifications
+  add column lease_token uuid,
+  add column attempt_history jsonb not null default '[]'::jsonb;
+
+comment on column notifier.notifications.lease_token is
+  'The token of the claim holding the row (notifier.claim_due); outcomes and lease extensions must name it.';
+comment on column notifier.notifications.attempt_history is
+  'The last 10 failed attempts: [{attempt, at, outcome, http_status, error, sent, targets}], oldest first.';

@@ -1,0 +1,25 @@
+--! Previous: sha1:138daab9a31adf2a541fddcb786e5b1cc7509016
+--! Hash: sha1:9323912aa3820ac28ccf12ceb7b244e42ea992b2
+--! Message: delivery kill switch
+
+-- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true
+-- notifier.claim_due claims nothing, so every service process stops sending (sends already in
+-- flight finish); rows stay pending and go out once it is false again. Meant for a staging clone
+-- of a production database, which must not page production's receivers:
+--
+--     update notifier.settings set delivery_paused = true;    -- or: pg-job-notifier pause
+--     update notifier.settings set delivery_paused = false;   -- or: pg-job-notifier resume
+--
+-- Locks: ACCESS EXCLUSIVE on notifier.settings (the product's one-row table) for a catalog-only
+-- ADD COLUMN with a constant default.
+
+set local lock_timeout = '5s';
+
+alter table notifier.settings
+  add column delivery_paused boolean not null default false;
+
+comment on column notifier.settings.delivery_paused is
+  'true: no service claims (sends) anything; rows stay pending. For staging clones. pg-job-notifier pause / resume.';
+
+-- The service role flips it through `pause` / `resume` (run with the service's login).
+grant update (delivery_paused) on notifier.settings to ":NOTIFIER_SERVICE_ROLE";
