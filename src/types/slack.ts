@@ -1,4 +1,4 @@
-import { DEFAULT_MESSAGE } from "../render/defaults.js";
+import { DEFAULT_SLACK_MESSAGE } from "../render/defaults.js";
 import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { excerpt, httpRequest, urlUnder } from "./http.js";
 import { deliverToEachTarget } from "./targets.js";
@@ -35,7 +35,7 @@ const PERMANENT_ERRORS = new Set([
 export const slack: NotificationType<SlackConfiguration> = {
   name: "slack",
   ...fromKeys(keys),
-  defaultMessages: { message: DEFAULT_MESSAGE, body: null },
+  defaultMessages: { message: DEFAULT_SLACK_MESSAGE, body: null },
   bodyFormat: "text",
   async send(delivery) {
     const config = delivery.configuration;
