@@ -89,8 +89,11 @@ export const awssns: NotificationType<AwssnsConfiguration> = {
       const endpoint = config.api_url ? ` (${displayUrl(config.api_url)})` : "";
       if (error instanceof SNSServiceException) {
         const status = error.$metadata.httpStatusCode;
-        const permanent = PERMANENT_ERRORS.has(error.name) || (status !== undefined && status >= 400 && status < 500 && !isThrottling(error.name) && status !== 429);
-        throw new DeliveryError(redact(`${where}${endpoint}: ${error.name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(error.message)}`, secrets), {
+        // SNS's own code (InvalidParameter), else the SDK's name for it (InvalidParameterException).
+        const code = (error as { Code?: unknown }).Code;
+        const name = typeof code === "string" && code ? code : error.name.replace(/Exception$/, "");
+        const permanent = PERMANENT_ERRORS.has(name) || (status !== undefined && status >= 400 && status < 500 && status !== 429 && !isThrottling(name));
+        throw new DeliveryError(redact(`${where}${endpoint}: ${name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(error.message)}`, secrets), {
           permanent,
           cause: error,
         });
