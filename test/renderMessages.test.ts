@@ -38,7 +38,9 @@ describe("workflow approvals", () => {
     expect(mail.body!.split("\n\n")[0]).toBe("The approval node 'Deploy to prod?' has timed out. https://awx.example.com/jobs/workflow_job/900");
     expect(JSON.parse(mail.body!.split("\n\n").slice(1).join("\n\n"))).toMatchObject({ kind: "workflow_approval", status: "failed" });
     const hook = await render({ trigger: "started", job: approval("running") });
-    expect(JSON.parse(hook.body!)).toMatchObject({ kind: "workflow_approval", status: "running", name: "Deploy to prod?" });
+    expect(JSON.parse(hook.body!)).toMatchObject({ kind: "workflow_approval", status: "running", name: "Deploy to prod?", timed_out: false });
+    const timedOut = await render({ trigger: "approval", job: approval("failed", { timed_out: true }) });
+    expect(JSON.parse(timedOut.body!)).toMatchObject({ status: "failed", timed_out: true });
   });
 
   test("custom messages per state, with AWX's variables; an empty part falls back to the default", async () => {

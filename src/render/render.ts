@@ -108,6 +108,8 @@ export function jobMetadata(job: JobSnapshot, url: string): Record<string, unkno
     organization_id: job.organization_id,
     host_status_counts: job.host_status_counts,
     ...(hostCountsUnavailable(job) ? { host_status_counts_unavailable: true } : {}),
+    // An approval's failure is a denial or a timeout: say which.
+    ...(job.kind === "workflow_approval" ? { timed_out: job.timed_out ?? false } : {}),
     extra: job.extra ?? {},
   };
 }
