@@ -65,8 +65,13 @@ export const awssns: NotificationType<AwssnsConfiguration> = {
     };
     const where = `SNS ${config.sns_topic_arn}`;
     const secrets = [config.aws_secret_access_key ?? "", config.aws_session_token ?? ""];
-    const client = new SNSClient(options);
-    client.middlewareStack.add(
+    const client = clientFor(options);
+    const command = new PublishCommand({
+      TopicArn: config.sns_topic_arn,
+      Message: delivery.body || delivery.subject,
+      Subject: snsSubject(delivery.subject),
+    });
+    command.middlewareStack.add(
       (next) => async (args) => {
         const request = args.request as { headers?: Record<string, string> };
         if (request.headers) request.headers["idempotency-key"] = delivery.notificationId;
@@ -75,14 +80,7 @@ export const awssns: NotificationType<AwssnsConfiguration> = {
       { step: "build", name: "idempotencyKey" },
     );
     try {
-      await client.send(
-        new PublishCommand({
-          TopicArn: config.sns_topic_arn,
-          Message: delivery.body || delivery.subject,
-          Subject: snsSubject(delivery.subject),
-        }),
-        { abortSignal: delivery.signal },
-      );
+      await client.send(command, { abortSignal: delivery.signal });
       return { recipients: config.sns_topic_arn, notificationsSent: 1, deliveredTargets: [] };
     } catch (error) {
       if (delivery.signal.aborted) throw new DeliveryError(`${where}: ${abortReason(delivery.signal)}`);
@@ -103,11 +101,29 @@ export const awssns: NotificationType<AwssnsConfiguration> = {
       const message = oneLine((error as Error).message ?? String(error));
       const permanent = /region is missing|invalid url|endpoint/i.test(message) && !/ECONN|ETIMEDOUT|EAI_AGAIN/.test(message);
       throw new DeliveryError(redact(`${where}${endpoint}: ${message}`, secrets), { permanent, cause: error });
-    } finally {
-      client.destroy();
     }
   },
 };
+
+/** Clients kept for reuse (and their keep-alive connections), by configuration. */
+const MAX_CLIENTS = 32;
+const clients = new Map<string, SNSClient>();
+
+/** A client for these options, reused across rows so its keep-alive (TLS) connection to SNS is too. */
+function clientFor(options: SNSClientConfig): SNSClient {
+  const key = JSON.stringify(options);
+  let client = clients.get(key);
+  if (!client) {
+    if (clients.size >= MAX_CLIENTS) {
+      const [oldestKey, oldest] = clients.entries().next().value as [string, SNSClient];
+      clients.delete(oldestKey);
+      oldest.destroy();
+    }
+    client = new SNSClient(options);
+    clients.set(key, client);
+  }
+  return client;
+}
 
 function isThrottling(code: string): boolean {
   return /Throttl|TooManyRequests|RequestLimitExceeded/.test(code);
