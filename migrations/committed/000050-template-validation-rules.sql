@@ -1,5 +1,5 @@
 --! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:43d3853595c6fcc95a6922d7c2c4426b44386924
+--! Hash: sha1:cfb758641dc604ab5783512066dcdc95fe3d5846
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose
@@ -50,7 +50,7 @@ begin
   if not exists (select 1 from notifier.notification_type_keys k where k.notification_type = $1) then
     raise exception 'notification_type: unknown type "%"', coalesce($1, 'NULL')
       using errcode = 'invalid_parameter_value',
-            hint = 'one of: ' || (select string_agg(distinct k.notification_type, ', ') from notifier.notification_type_keys k);
+            hint = 'one of: ' || (select string_agg(distinct k.notification_type, ', ' order by k.notification_type) from notifier.notification_type_keys k);
   end if;
   if configuration is null or jsonb_typeof(configuration) <> 'object' then
     raise exception 'notification_configuration: must be a JSON object' using errcode = 'invalid_parameter_value';

@@ -1,5 +1,5 @@
---! Previous: sha1:81390c3a6fa187f0f5734472d5b7ad5508de7088
---! Hash: sha1:52060dcf30daf6c1a68d4872dab90bce5492eb7e
+--! Previous: sha1:4ba666be0c4e2bb18763a7dbf156ca6949667ba7
+--! Hash: sha1:1be8e5b892460aa0b783085107e99b7c746844a4
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a
