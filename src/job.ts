@@ -1,11 +1,12 @@
 /** Job kinds, statuses and triggers as the SQL schema defines them (AWX's names). */
-export const JOB_KINDS = ["job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job"] as const;
+export const JOB_KINDS = ["job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job", "workflow_approval"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ["new", "pending", "waiting", "running", "successful", "failed", "error", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const TRIGGERS = ["started", "success", "error"] as const;
+/** `approval`: the decision on a workflow approval (its `started` row says it waits for review). */
+export const TRIGGERS = ["started", "success", "error", "approval"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 /** AWX's friendly name of each kind, used in default messages. */
@@ -16,6 +17,7 @@ export const FRIENDLY_NAMES: Record<JobKind, string> = {
   ad_hoc_command: "AdHoc Command",
   system_job: "System Job",
   workflow_job: "Workflow Job",
+  workflow_approval: "Workflow Approval",
 };
 
 /** The wrapup event of each kind (mirrors notifier.wrapup_event_of in SQL). */
@@ -26,7 +28,14 @@ export const WRAPUP_EVENTS: Record<JobKind, string | null> = {
   inventory_update: "EOF",
   system_job: "EOF",
   workflow_job: null,
+  workflow_approval: null,
 };
+
+/** The buckets of a playbook_on_stats event, in AWX's order of precedence (a later one wins). */
+export const HOST_BUCKETS = ["skipped", "ok", "changed", "failures", "dark"] as const;
+export type HostBucket = (typeof HOST_BUCKETS)[number];
+/** How many host names per bucket a job records (mirrors notifier.host_names_from_stats). */
+export const HOST_NAMES_PER_BUCKET = 100;
 
 /**
  * The job as a notification row recorded it when it was created (`notifications.job_snapshot`,
@@ -41,10 +50,18 @@ export interface JobSnapshot {
   status: JobStatus;
   wrapup_dispatched: boolean;
   host_status_counts: Record<string, number> | null;
+  /**
+   * Host names per bucket of the wrapup's playbook_on_stats (failures, dark, ok, changed,
+   * skipped), each host in the one bucket host_status_counts counts it in, at most
+   * HOST_NAMES_PER_BUCKET per bucket (sorted); NULL until the wrapup, or when it had no stats.
+   */
+  host_names?: Partial<Record<HostBucket, string[]>> | null;
   extra: Record<string, unknown>;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Workflow approvals: true when the approval failed because it timed out (not denied). */
+  timed_out?: boolean;
   /** Set when the grace expired without the wrapup: host counts are unavailable. */
   wrapup_expired_at: string | null;
 }

@@ -1,16 +1,19 @@
 import { pino, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config.js";
+import { notificationTypes } from "./types/index.js";
 
 export type { Logger } from "pino";
+
+/** The secret configuration keys of every notification type (their one declaration). */
+const SECRET_CONFIGURATION_KEYS = [...new Set(Object.values(notificationTypes).flatMap((type) => type.secretKeys))].sort();
 
 /**
  * Fields that could carry a secret if anyone ever logged them. Nothing logs configurations or
  * connection strings on purpose; this is the safety net (errors are scrubbed before logging).
  */
 export const REDACTED_PATHS = [
-  "password", "*.password", "token", "*.token", "account_token", "*.account_token",
-  "grafana_key", "*.grafana_key", "service_key", "*.service_key",
+  ...SECRET_CONFIGURATION_KEYS.flatMap((key) => [key, `*.${key}`]),
   "configuration", "*.configuration", "databaseUrl", "*.databaseUrl",
   "headers.authorization", "*.headers.authorization",
   "httpToken", "*.httpToken",

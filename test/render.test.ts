@@ -241,7 +241,7 @@ describe("checkTemplateMessages (write-time check)", () => {
 
   test.each([
     [[], UsageError, "messages: must be a JSON object"],
-    [{ finished: {} }, UsageError, "messages.finished: unknown key (expected started, success or error)"],
+    [{ finished: {} }, UsageError, "messages.finished: unknown key (expected started, success, error, canceled or workflow_approval)"],
     [{ success: "text" }, UsageError, "messages.success: must be an object"],
     [{ success: { subject: "x" } }, UsageError, "messages.success.subject: unknown key (expected message or body)"],
     [{ error: { body: 1 } }, UsageError, "messages.error.body: must be a string"],

@@ -40,7 +40,7 @@ test.each([
   ["missing required key", "webhook", {}, null, /notification_configuration\.url: required for type webhook/],
   ["mistyped key", "email", { ...validEmail, port: "25" }, null, /notification_configuration\.port: must be an integer/],
   ["empty recipient list", "email", { ...validEmail, recipients: [] }, null, /notification_configuration\.recipients: must not be empty/],
-  ["list of non-strings", "twilio", { account_sid: "a", account_token: "t", from_number: "1", to_numbers: [5] }, null, /to_numbers: must be a list of strings/],
+  ["list of non-strings", "twilio", { account_sid: "a", account_token: "t", from_number: "1", to_numbers: [5] }, null, /to_numbers: must be a list of non-empty strings/],
   ["empty required string", "slack", { token: "", channels: ["#a"] }, null, /notification_configuration\.token: must not be empty/],
   ["unknown configuration key (a typo)", "mattermost", { mattermost_url: "https://x", mattermost_chanel: "ops" }, null, /notification_configuration\.mattermost_chanel: unknown key for type mattermost/],
   ["method outside the enumeration", "webhook", { url: "https://x", http_method: "GET" }, null, /http_method: must be one of POST, PUT/],

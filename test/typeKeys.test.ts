@@ -1,154 +1,202 @@
 import type pg from "pg";
-import { z } from "zod";
 import { beforeAll, describe, expect, test } from "vitest";
+import { messagesSchema } from "../src/render/messages.js";
 import { maskSecrets, MASK, notificationTypes } from "../src/types/index.js";
+import { INTEGER_LIMIT, keyRowsOf, type KeyDeclaration, type KeyRow } from "../src/types/keys.js";
 import { NOTIFICATION_TYPE_NAMES, type NotificationType } from "../src/types/type.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 
-// Every registered type's zod schema must agree with notifier.notification_type_keys, the rows
-// SQL checks templates against when they are written: otherwise a template SQL accepted would
-// fail at send time, or the other way round. Iterates the registry, so new types are covered.
-
-interface KeyRow {
-  key: string;
-  value_type: "string" | "integer" | "number" | "boolean" | "object" | "list";
-  required: boolean;
-  secret: boolean;
-  allowed_values: string[] | null;
-}
+// One declaration per type (`keys` in src/types/<type>.ts): the service's zod schema derives
+// from it, and so do the rows of notifier.notification_type_keys that SQL checks templates
+// against when they are written (generated into a migration by scripts/generate-type-keys.ts).
+// These tests check that the database's rules and the service's agree on every type: the rows
+// equal the declarations, and a corpus of valid and invalid configurations (and messages) is
+// accepted or rejected identically by an INSERT into notifier.notification_templates and by the
+// zod schema. Iterates the registry, so a new type is covered.
 
 let db: pg.Client;
-const keyRows = new Map<string, KeyRow[]>();
+let dbRows: KeyRow[] = [];
 
 beforeAll(async () => {
   db = await connect(await createTestDatabase());
-  const { rows } = await db.query<KeyRow & { notification_type: string }>(
-    "select notification_type, key, value_type, required, secret, allowed_values from notifier.notification_type_keys order by key",
+  const { rows } = await db.query<KeyRow>(
+    `select notification_type, key, value_type, required, secret, allowed_values,
+            minimum::float8 as minimum, maximum::float8 as maximum, default_value
+       from notifier.notification_type_keys order by notification_type, key`,
   );
-  for (const row of rows) keyRows.set(row.notification_type, [...(keyRows.get(row.notification_type) ?? []), row]);
+  dbRows = rows;
 });
 
 const registered = Object.values(notificationTypes) as NotificationType[];
 
-/** The z.object of a configuration schema, under any refinements. */
-function objectSchema(schema: z.ZodTypeAny): z.AnyZodObject {
-  let current = schema;
-  while (current instanceof z.ZodEffects) current = current.innerType();
-  if (!(current instanceof z.ZodObject)) throw new Error("a configuration schema must be a z.object");
-  return current;
-}
-
-/** The type of values a key accepts, in notification_type_keys' terms. */
-function valueType(field: z.ZodTypeAny): string {
-  let inner = field;
-  while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable || inner instanceof z.ZodDefault || inner instanceof z.ZodEffects) {
-    inner = inner instanceof z.ZodEffects ? inner.innerType() : inner._def.innerType;
-  }
-  if (inner instanceof z.ZodString || inner instanceof z.ZodEnum) return "string";
-  if (inner instanceof z.ZodNumber) return inner.isInt ? "integer" : "number";
-  if (inner instanceof z.ZodBoolean) return "boolean";
-  if (inner instanceof z.ZodRecord || inner instanceof z.ZodObject) return "object";
-  if (inner instanceof z.ZodArray) return "list";
-  return inner.constructor.name;
-}
-
-/** A value of the key's type that both sides must accept. */
-function validValue(row: KeyRow): unknown {
-  if (row.allowed_values) return row.allowed_values[0];
-  return { string: "http://127.0.0.1/x", integer: 1, number: 1.5, boolean: true, object: { a: "b" }, list: ["http://127.0.0.1/x"] }[row.value_type];
-}
-
-/** A value of the wrong type that both sides must reject. */
-function invalidValue(row: KeyRow): unknown {
-  return { string: 5, integer: 1.5, number: "1", boolean: "yes", object: ["a"], list: "a" }[row.value_type];
-}
-
-function validConfiguration(rows: KeyRow[], only: (row: KeyRow) => boolean): Record<string, unknown> {
-  return Object.fromEntries(rows.filter(only).map((row) => [row.key, validValue(row)]));
-}
-
-async function sqlAccepts(type: string, configuration: unknown): Promise<boolean> {
+let counter = 0;
+/** Whether SQL accepts a template: a real INSERT, with the write trigger's check. */
+async function sqlAccepts(type: string, configuration: unknown, messages: unknown = null): Promise<boolean> {
   try {
-    await db.query("select notifier.validate_notification_template($1, $2::jsonb, null)", [type, JSON.stringify(configuration)]);
+    await db.query(
+      "insert into notifier.notification_templates (name, notification_type, notification_configuration, messages) values ($1, $2, $3, $4)",
+      [`agree-${counter++}`, type, JSON.stringify(configuration), messages === null ? null : JSON.stringify(messages)],
+    );
     return true;
-  } catch {
+  } catch (error) {
+    if ((error as { code?: string }).code !== "22023") throw error;
     return false;
   }
 }
 
-test("the registry has a module for each type SQL knows, keyed by its name", () => {
-  expect(Object.keys(notificationTypes).sort()).toEqual([...keyRows.keys()].sort());
-  for (const [name, type] of Object.entries(notificationTypes)) {
-    expect(type!.name).toBe(name);
-    expect(NOTIFICATION_TYPE_NAMES).toContain(name);
-    expect(keyRows.has(name), `notification_type_keys has rows for ${name}`).toBe(true);
-  }
+test("the registry has a module for each type, keyed by its name", () => {
+  expect(Object.keys(notificationTypes).sort()).toEqual([...NOTIFICATION_TYPE_NAMES].sort());
+  for (const [name, type] of Object.entries(notificationTypes)) expect(type!.name).toBe(name);
 });
 
-describe.each(registered.map((type) => [type.name, type] as const))("%s", (name, type) => {
-  const rows = () => keyRows.get(name) ?? [];
-  const shape = () => objectSchema(type.configurationSchema).shape as Record<string, z.ZodTypeAny>;
+test("notifier.notification_type_keys holds exactly the types' declarations", () => {
+  const declared = registered
+    .flatMap((type) => keyRowsOf(type.name, type.keys))
+    .sort((a, b) => a.notification_type.localeCompare(b.notification_type) || a.key.localeCompare(b.key));
+  const inDatabase = [...dbRows].sort((a, b) => a.notification_type.localeCompare(b.notification_type) || a.key.localeCompare(b.key));
+  // A committed migration is never edited or regenerated. When this fails after a declaration
+  // changed, write a NEW migration with the rows of today's declarations:
+  //   npx tsx scripts/generate-type-keys.ts migrations/committed/0000NN-type-keys-<why>.sql
+  expect(inDatabase, "the database's key rows differ from the declarations: generate a new migration (see this test)").toEqual(declared);
+});
 
-  test("declares exactly the keys, required keys, value types and secrets of notification_type_keys", () => {
-    const sorted = (keys: string[]) => [...keys].sort();
-    expect(sorted(Object.keys(shape()))).toEqual(sorted(rows().map((row) => row.key)));
-    expect(sorted(Object.keys(shape()).filter((key) => !shape()[key]!.isOptional()))).toEqual(
-      sorted(rows().filter((row) => row.required).map((row) => row.key)),
-    );
-    expect(Object.fromEntries(Object.entries(shape()).map(([key, field]) => [key, valueType(field)]))).toEqual(
-      Object.fromEntries(rows().map((row) => [row.key, row.value_type])),
-    );
-    expect(sorted([...type.secretKeys])).toEqual(sorted(rows().filter((row) => row.secret).map((row) => row.key)));
-  });
+/** A value of the declared type that both sides must accept. */
+function validValue(declaration: KeyDeclaration): unknown {
+  if (declaration.enumeration) return declaration.enumeration[0];
+  switch (declaration.type) {
+    case "string": return "http://127.0.0.1/x";
+    case "integer": return declaration.minimum ?? 1;
+    case "number": return Math.min(1.5, declaration.maximum ?? 1.5);
+    case "boolean": return true;
+    case "object": return { "X-Team": "ops", "X-Count": 2, "X-Flag": true };
+    case "list": return ["#ops"];
+  }
+}
 
-  test("enumerations allow the same values", () => {
-    for (const row of rows().filter((r) => r.allowed_values)) {
-      let field = shape()[row.key]!;
-      while (field instanceof z.ZodOptional || field instanceof z.ZodNullable) field = field._def.innerType;
-      expect(field, row.key).toBeInstanceOf(z.ZodEnum);
-      expect([...(field as z.ZodEnum<[string, ...string[]]>).options].sort()).toEqual([...row.allowed_values!].sort());
+/** Values of a key that both sides must reject, with what is wrong with each. */
+function invalidValues(declaration: KeyDeclaration): [string, unknown][] {
+  const wrongType: [string, unknown][] = [["a number", 5], ["a string", "5"], ["a list", ["a"]], ["an object", { a: 1 }], ["a boolean", false]];
+  const sameType = {
+    string: ["a string"], integer: ["a number"], number: ["a number"], boolean: ["a boolean"], object: ["an object"], list: ["a list"],
+  }[declaration.type];
+  const cases = wrongType.filter(([what]) => !sameType.includes(what));
+  switch (declaration.type) {
+    case "string":
+      if (declaration.enumeration) cases.push(["not one of the enumeration", "PATCH"], ["in the wrong case", declaration.enumeration[0]!.toLowerCase()]);
+      if (declaration.required) cases.push(["empty", ""]);
+      break;
+    case "integer": {
+      const minimum = declaration.minimum ?? -INTEGER_LIMIT;
+      const maximum = declaration.maximum ?? INTEGER_LIMIT;
+      cases.push(["not whole", 1.5], ["below the minimum", minimum - 1], ["above the maximum", maximum + 1]);
+      break;
     }
-  });
+    case "number":
+      cases.push(["zero", 0], ["negative", -1]);
+      if (declaration.maximum !== undefined) cases.push(["above the maximum", declaration.maximum + 1]);
+      break;
+    case "object":
+      cases.push(["a nested object value", { "X-A": { b: 1 } }], ["a list value", { "X-A": ["b"] }], ["a null value", { "X-A": null }]);
+      break;
+    case "list":
+      cases.push(["[\"\"]", [""]], ["a non-string item", ["#ops", 1]], ["a null item", [null]], ["a nested list", [["#ops"]]]);
+      if (declaration.required) cases.push(["empty", []]);
+      break;
+  }
+  return cases;
+}
 
-  test("accepts and rejects the same configurations as SQL", async () => {
-    const verdicts = async (configuration: Record<string, unknown>) => ({
-      sql: await sqlAccepts(name, configuration),
-      zod: type.configurationSchema.safeParse(configuration).success,
-    });
-    const required = validConfiguration(rows(), (row) => row.required);
-    const everything = validConfiguration(rows(), () => true);
+/** Values of a key that both sides must accept besides validValue: the edges of its rules. */
+function edgeValues(declaration: KeyDeclaration): [string, unknown][] {
+  switch (declaration.type) {
+    case "string":
+      return declaration.enumeration ? declaration.enumeration.map((value) => [value, value]) : declaration.required ? [] : [["empty", ""]];
+    case "integer":
+      return [["the minimum", declaration.minimum ?? -INTEGER_LIMIT], ["the maximum", declaration.maximum ?? INTEGER_LIMIT]];
+    case "number":
+      return [["tiny", 0.001], ...(declaration.maximum !== undefined ? [["the maximum", declaration.maximum] as [string, unknown]] : [])];
+    case "object":
+      return [["empty", {}]];
+    case "list":
+      return declaration.required ? [["two items", ["a", "b"]]] : [["empty", []]];
+    default:
+      return [["false", false]];
+  }
+}
+
+describe.each(registered.map((type) => [type.name, type] as const))("%s", (name, type) => {
+  const keys = Object.entries(type.keys);
+  const required = Object.fromEntries(keys.filter(([, d]) => d.required).map(([key, d]) => [key, validValue(d)]));
+  const everything = Object.fromEntries(keys.map(([key, d]) => [key, validValue(d)]));
+
+  test("the database and the service accept and reject the same configurations", async () => {
     const cases: [string, Record<string, unknown>, boolean][] = [
       ["only the required keys", required, true],
       ["every key", everything, true],
       ["an unknown key", { ...required, no_such_key: "x" }, false],
+      ["a key in the wrong case", { ...required, [`${keys[0]![0].toUpperCase()}_`]: "x" }, false],
     ];
-    for (const row of rows()) {
-      cases.push([`${row.key} of the wrong type`, { ...everything, [row.key]: invalidValue(row) }, false]);
-      if (row.required) {
-        const { [row.key]: _, ...missing } = required;
-        cases.push([`${row.key} missing`, missing, false]);
-        cases.push([`${row.key} null`, { ...required, [row.key]: null }, false]);
-        if (row.value_type === "string" || row.value_type === "list") {
-          cases.push([`${row.key} empty`, { ...required, [row.key]: row.value_type === "list" ? [] : "" }, false]);
-        }
+    for (const [key, declaration] of keys) {
+      for (const [what, value] of invalidValues(declaration)) cases.push([`${key} ${what}`, { ...everything, [key]: value }, false]);
+      for (const [what, value] of edgeValues(declaration)) cases.push([`${key} ${what}`, { ...everything, [key]: value }, true]);
+      if (declaration.required) {
+        const { [key]: _, ...missing } = required;
+        cases.push([`${key} missing`, missing, false], [`${key} null`, { ...required, [key]: null }, false]);
       } else {
-        cases.push([`${row.key} null (absent)`, { ...required, [row.key]: null }, true]);
+        cases.push([`${key} null (absent)`, { ...required, [key]: null }, true]);
       }
-      if (row.value_type === "number") cases.push([`${row.key} not positive`, { ...everything, [row.key]: 0 }, false]);
     }
+    const disagreements: string[] = [];
     for (const [what, configuration, accepted] of cases) {
-      expect(await verdicts(configuration), `${name}: ${what}`).toEqual({ sql: accepted, zod: accepted });
+      const sql = await sqlAccepts(name, configuration);
+      const zod = type.configurationSchema.safeParse(configuration).success;
+      if (sql !== accepted || zod !== accepted) disagreements.push(`${what}: expected ${accepted}, SQL ${sql}, zod ${zod}`);
     }
+    expect(disagreements).toEqual([]);
+    expect(cases.length).toBeGreaterThan(10);
   });
 
   test("maskSecrets hides every secret key and nothing else", () => {
-    const configuration = validConfiguration(rows(), () => true);
-    const masked = maskSecrets(name, configuration) as Record<string, unknown>;
-    for (const row of rows()) {
-      if (row.secret) expect(masked[row.key], row.key).toBe(MASK);
-      else if (row.value_type !== "object") expect(masked[row.key], row.key).toEqual(configuration[row.key]);
+    const masked = maskSecrets(name, everything) as Record<string, unknown>;
+    for (const [key, declaration] of keys) {
+      if (declaration.secret) expect(masked[key], key).toBe(MASK);
+      else if (declaration.type !== "object") expect(masked[key], key).toEqual(everything[key]);
     }
   });
+});
+
+test("the database and the service accept and reject the same messages", async () => {
+  const part = { message: "{{ job.name }}", body: "b" };
+  const cases: [string, unknown, boolean][] = [
+    ["none", null, true],
+    ["every trigger", { started: part, success: part, error: part, canceled: part }, true],
+    ["nulls", { started: null, error: { message: null, body: null }, workflow_approval: null }, true],
+    ["only a message", { canceled: { message: "x" } }, true],
+    ["every approval state", { workflow_approval: { running: part, approved: part, denied: part, timed_out: part } }, true],
+    ["an approval state null", { workflow_approval: { denied: null } }, true],
+    ["an empty object", {}, true],
+    ["not an object", "x", false],
+    ["a list", [part], false],
+    ["an unknown trigger", { finished: part }, false],
+    ["approval as a trigger key", { approval: part }, false],
+    ["an unknown part", { error: { subject: "x" } }, false],
+    ["a part not a string", { error: { body: { a: 1 } } }, false],
+    ["a message not an object", { success: "text" }, false],
+    ["canceled not an object", { canceled: ["x"] }, false],
+    ["workflow_approval not an object", { workflow_approval: "x" }, false],
+    ["an unknown approval state", { workflow_approval: { pending: part } }, false],
+    ["a trigger inside workflow_approval", { workflow_approval: { error: part } }, false],
+    ["an approval message not an object", { workflow_approval: { approved: "x" } }, false],
+    ["an approval part not a string", { workflow_approval: { timed_out: { message: 1 } } }, false],
+    ["an unknown approval part", { workflow_approval: { running: { text: "x" } } }, false],
+  ];
+  const disagreements: string[] = [];
+  for (const [what, messages, accepted] of cases) {
+    const sql = await sqlAccepts("webhook", { url: "http://127.0.0.1/x" }, messages);
+    const zod = messagesSchema.safeParse(messages).success;
+    if (sql !== accepted || zod !== accepted) disagreements.push(`${what}: expected ${accepted}, SQL ${sql}, zod ${zod}`);
+  }
+  expect(disagreements).toEqual([]);
 });
 
 test("maskSecrets also hides secret-looking entries of nested objects (webhook headers)", () => {
@@ -166,4 +214,16 @@ test("maskSecrets also hides secret-looking entries of nested objects (webhook h
   });
   // An unknown type: names that look secret are hidden.
   expect(maskSecrets("fax", { token: "t", number: "1" })).toEqual({ token: MASK, number: "1" });
+});
+
+test("every key that carries a credential is declared secret, hook URLs included", () => {
+  const secrets = Object.fromEntries(registered.map((type) => [type.name, [...type.secretKeys].sort()]));
+  expect(secrets).toMatchObject({
+    mattermost: ["mattermost_url"],
+    rocketchat: ["rocketchat_url"],
+    teams: ["teams_url"],
+    awssns: ["aws_secret_access_key", "aws_session_token"],
+    slack: ["token"],
+    pagerduty: ["service_key", "token"],
+  });
 });

@@ -1,9 +1,11 @@
 import { Liquid, type Template } from "liquidjs";
 import { UsageError } from "../errors.js";
-import { FRIENDLY_NAMES, TRIGGERS, type JobSnapshot, type Trigger } from "../job.js";
+import { FRIENDLY_NAMES, HOST_BUCKETS, type JobSnapshot, type Trigger } from "../job.js";
 import type { NotificationTypeName } from "../types/type.js";
 import { urlUnder } from "../types/http.js";
 import { notificationTypes } from "../types/index.js";
+import { DEFAULT_APPROVAL_MESSAGES, DEFAULT_TEXT_BODY } from "./defaults.js";
+import { chooseMessage, customMessageFor, messagesProblem, type ApprovalState } from "./messages.js";
 
 /**
  * A template cannot be rendered (bad syntax, a render limit hit, a body that is not the JSON its
@@ -106,20 +108,53 @@ export function jobMetadata(job: JobSnapshot, url: string): Record<string, unkno
     organization_id: job.organization_id,
     host_status_counts: job.host_status_counts,
     ...(hostCountsUnavailable(job) ? { host_status_counts_unavailable: true } : {}),
+    // An approval's failure is a denial or a timeout: say which.
+    ...(job.kind === "workflow_approval" ? { timed_out: job.timed_out ?? false } : {}),
     extra: job.extra ?? {},
   };
 }
 
 /**
+ * The host names of each bucket (`job.hosts.failures`…, at most HOST_NAMES_PER_BUCKET each, empty
+ * when none) and how many names of each were left out (`job.hosts_omitted.failures`…).
+ */
+function hostLists(job: JobSnapshot): { hosts: Record<string, string[]>; hosts_omitted: Record<string, number> } {
+  const hosts: Record<string, string[]> = {};
+  const omitted: Record<string, number> = {};
+  for (const bucket of HOST_BUCKETS) {
+    const names = job.host_names?.[bucket];
+    hosts[bucket] = Array.isArray(names) ? names : [];
+    const count = job.host_status_counts?.[bucket];
+    omitted[bucket] = typeof count === "number" ? Math.max(0, count - hosts[bucket].length) : 0;
+  }
+  return { hosts, hosts_omitted: omitted };
+}
+
+/**
+ * AWX's approval variables: the approval's name, its workflow job's page (`extra.workflow_job_id`
+ * names it; else the approval's own page) and its state.
+ */
+function approvalContext(job: JobSnapshot, urlBase: string, url: string, state: ApprovalState | null): Record<string, unknown> {
+  if (state === null) return {};
+  const workflowJobId = job.extra?.workflow_job_id;
+  const workflowUrl = typeof workflowJobId === "number" || typeof workflowJobId === "string"
+    ? jobUrl(urlBase, { kind: "workflow_job", id: Number(workflowJobId) })
+    : url;
+  return { approval_node_name: job.name, workflow_url: workflowUrl, approval_status: state };
+}
+
+/**
  * AWX's template context. `job` also carries the keys of `job.extra` at top level (without
  * shadowing the job's own fields), so AWX templates such as `{{ job.playbook }}` keep working
- * when the host system puts those values in `extra`.
+ * when the host system puts those values in `extra`. Workflow approvals also get AWX's
+ * `approval_node_name`, `workflow_url` and `approval_status`.
  */
-export function renderContext(job: JobSnapshot, urlBase: string): Record<string, unknown> {
+export function renderContext(job: JobSnapshot, urlBase: string, approvalState: ApprovalState | null = null): Record<string, unknown> {
   const url = jobUrl(urlBase, job);
   const metadata = jobMetadata(job, url);
   const extra = isPlainObject(job.extra) ? job.extra : {};
   return {
+    ...approvalContext(job, urlBase, url, approvalState),
     job: {
       ...extra,
       ...metadata,
@@ -130,6 +165,8 @@ export function renderContext(job: JobSnapshot, urlBase: string): Record<string,
       wrapup_dispatched: job.wrapup_dispatched,
       wrapup_expired_at: job.wrapup_expired_at,
       host_status_counts_unavailable: hostCountsUnavailable(job),
+      timed_out: job.timed_out ?? false,
+      ...hostLists(job),
     },
     job_friendly_name: FRIENDLY_NAMES[job.kind] ?? job.kind,
     url,
@@ -137,15 +174,11 @@ export function renderContext(job: JobSnapshot, urlBase: string): Record<string,
   };
 }
 
-interface CustomMessage {
-  message?: string | null;
-  body?: string | null;
-}
-
 /**
  * Renders a row's subject (one line) and body from the template's custom messages for the
- * trigger, falling back to the type's defaults per part (as AWX: an empty custom part means the
- * default). Throws RenderError naming the template and the part at fault.
+ * row (chooseMessage: the trigger's, `canceled` before `error` for a canceled job, a workflow
+ * approval's state), falling back to the defaults per part (as AWX: an empty custom part means
+ * the default). Throws RenderError naming the template and the part at fault.
  */
 export async function renderNotification(input: {
   template: { name: string; notification_type: NotificationTypeName; messages: unknown };
@@ -160,14 +193,19 @@ export async function renderNotification(input: {
   const type = notificationTypes[template.notification_type];
   if (!type) return fail(`unknown notification type "${template.notification_type}"`);
 
-  let custom: CustomMessage = {};
+  const choice = chooseMessage(trigger, input.job);
+  let chosen: ReturnType<typeof customMessageFor> = { custom: {}, where: { message: null, body: null } };
   try {
-    custom = customMessagesFor(template.messages, trigger);
+    chosen = customMessageFor(template.messages, choice);
   } catch (error) {
     fail((error as Error).message);
   }
-  const context = renderContext(input.job, input.urlBase);
-  const where = (part: "message" | "body") => (custom[part] ? `messages.${trigger}.${part}` : `default ${part}`);
+  const { custom } = chosen;
+  const context = renderContext(input.job, input.urlBase, choice.approvalState);
+  const where = (part: "message" | "body") => chosen.where[part] ?? `default ${part}`;
+  const approvalDefault = choice.approvalState ? DEFAULT_APPROVAL_MESSAGES[choice.approvalState] : null;
+  // An approval's default body replaces the text body only (JSON bodies stay the job metadata).
+  const defaultBody = approvalDefault && type.defaultMessages.body === DEFAULT_TEXT_BODY ? approvalDefault.body : type.defaultMessages.body;
 
   const render = (part: "message" | "body", source: string): string => {
     let output: string;
@@ -183,10 +221,10 @@ export async function renderNotification(input: {
     return output;
   };
 
-  const subject = render("message", custom.message || type.defaultMessages.message)
+  const subject = render("message", custom.message || approvalDefault?.message || type.defaultMessages.message)
     .replace(/\s*[\r\n]+\s*/g, " ")
     .trim();
-  const bodySource = custom.body || type.defaultMessages.body;
+  const bodySource = custom.body || defaultBody;
   const body = bodySource == null ? null : render("body", bodySource);
 
   if (body != null && type.bodyFormat === "json") {
@@ -200,53 +238,28 @@ export async function renderNotification(input: {
 }
 
 /**
- * Checks a template's custom messages when it is written (the CLI): the shape (AWX's
- * {started|success|error: {message, body}}) throws UsageError naming the key, a liquid syntax
- * error throws RenderError naming the key. Mirrors notifier.validate_notification_template.
+ * Checks a template's custom messages when it is written (the CLI): the shape (messagesSchema,
+ * the rules of notifier.validate_notification_messages) throws UsageError naming the key, a
+ * liquid syntax error throws RenderError naming the key.
  */
 export function checkTemplateMessages(messages: unknown): void {
-  if (messages == null) return;
-  if (!isPlainObject(messages)) throw new UsageError("messages: must be a JSON object");
-  for (const trigger of Object.keys(messages)) {
-    const value = messages[trigger];
-    if (!(TRIGGERS as readonly string[]).includes(trigger)) {
-      throw new UsageError(`messages.${trigger}: unknown key (expected started, success or error)`);
-    }
-    if (value == null) continue;
-    if (!isPlainObject(value)) {
-      throw new UsageError(`messages.${trigger}: must be an object with "message" and/or "body"`);
-    }
-    for (const part of Object.keys(value)) {
-      const source = value[part];
-      if (part !== "message" && part !== "body") {
-        throw new UsageError(`messages.${trigger}.${part}: unknown key (expected message or body)`);
-      }
-      if (source == null) continue;
-      if (typeof source !== "string") throw new UsageError(`messages.${trigger}.${part}: must be a string`);
-      try {
-        parse(source);
-      } catch (error) {
-        throw new RenderError(`messages.${trigger}.${part}: ${oneLine(error)}`);
+  const problem = messagesProblem(messages);
+  if (problem) throw new UsageError(problem);
+  const check = (path: string, node: unknown): void => {
+    if (!isPlainObject(node)) return;
+    for (const [key, value] of Object.entries(node)) {
+      if (typeof value === "string") {
+        try {
+          parse(value);
+        } catch (error) {
+          throw new RenderError(`${path}.${key}: ${oneLine(error)}`);
+        }
+      } else {
+        check(`${path}.${key}`, value);
       }
     }
-  }
-}
-
-/** The custom parts for one trigger; throws (with a key path) when `messages` is malformed. */
-function customMessagesFor(messages: unknown, trigger: Trigger): CustomMessage {
-  if (messages == null) return {};
-  if (!isPlainObject(messages)) throw new Error("messages: must be a JSON object");
-  const forTrigger = messages[trigger];
-  if (forTrigger == null) return {};
-  if (!isPlainObject(forTrigger)) throw new Error(`messages.${trigger}: must be an object`);
-  const custom: CustomMessage = {};
-  for (const part of ["message", "body"] as const) {
-    const value = forTrigger[part];
-    if (value == null) continue;
-    if (typeof value !== "string") throw new Error(`messages.${trigger}.${part}: must be a string`);
-    custom[part] = value;
-  }
-  return custom;
+  };
+  check("messages", messages);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,31 +1,29 @@
 import nodemailer from "nodemailer";
-import { z } from "zod";
 import { DEFAULT_MESSAGE, DEFAULT_TEXT_BODY } from "../render/defaults.js";
-import { requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { abortReason, redact } from "./http.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
 /** AWX's default SMTP timeout, in seconds, when the template sets none. */
 export const DEFAULT_EMAIL_TIMEOUT_SECONDS = 30;
 
-/** Keys as notifier.notification_type_keys lists them for 'email' (AWX's names). */
-const configurationSchema = z
-  .object({
-    host: requiredText,
-    port: z.number().int().nullish(),
-    username: z.string().nullish(),
-    password: z.string().nullish(),
-    /** STARTTLS, required: the send fails rather than go on in clear text. */
-    use_tls: z.boolean().nullish(),
-    /** TLS from the first byte (SMTPS, usually port 465). */
-    use_ssl: z.boolean().nullish(),
-    sender: requiredText,
-    recipients: z.array(z.string()).min(1),
-    timeout: timeoutSeconds,
-  })
-  .strict();
+/** AWX's email keys. */
+const keys = declareKeys({
+  host: { type: "string", required: true },
+  /** By default 465 with use_ssl, 587 with use_tls, else 25. */
+  port: { type: "integer", minimum: 1, maximum: 65_535 },
+  username: { type: "string" },
+  password: { type: "string", secret: true },
+  /** STARTTLS, required: the send fails rather than go on in clear text. */
+  use_tls: { type: "boolean", default: false },
+  /** TLS from the first byte (SMTPS, usually port 465). */
+  use_ssl: { type: "boolean", default: false },
+  sender: { type: "string", required: true },
+  recipients: { type: "list", required: true },
+  timeout: { ...TIMEOUT_KEY, default: DEFAULT_EMAIL_TIMEOUT_SECONDS },
+});
 
-export type EmailConfiguration = z.infer<typeof configurationSchema>;
+export type EmailConfiguration = ConfigurationOf<typeof keys>;
 
 /**
  * One email to all recipients (as AWX): subject = the message line, text body = the body.
@@ -36,8 +34,7 @@ export type EmailConfiguration = z.infer<typeof configurationSchema>;
  */
 export const email: NotificationType<EmailConfiguration> = {
   name: "email",
-  configurationSchema,
-  secretKeys: ["password"],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: DEFAULT_TEXT_BODY },
   bodyFormat: "text",
   async send(delivery) {

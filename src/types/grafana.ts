@@ -1,23 +1,22 @@
-import { z } from "zod";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { displayUrl, httpRequest, urlUnder } from "./http.js";
 import type { NotificationType } from "./type.js";
 
-const configurationSchema = z.object({
-  grafana_url: requiredText,
+const keys = declareKeys({
+  grafana_url: { type: "string", required: true },
   /** A service account token (or legacy API key) allowed to write annotations. */
-  grafana_key: requiredText,
-  dashboardId: z.number().int().nullish(),
-  panelId: z.number().int().nullish(),
-  annotation_tags: z.array(z.string()).nullish(),
-  grafana_no_verify_ssl: z.boolean().nullish(),
+  grafana_key: { type: "string", required: true, secret: true },
+  dashboardId: { type: "integer" },
+  panelId: { type: "integer" },
+  annotation_tags: { type: "list" },
+  grafana_no_verify_ssl: { type: "boolean", default: false },
   /** Annotate the run as a region from start to finish (AWX's default) or one point in time. */
-  isRegion: z.boolean().nullish(),
-  timeout: timeoutSeconds,
-}).strict();
+  isRegion: { type: "boolean", default: true },
+  timeout: TIMEOUT_KEY,
+});
 
-export type GrafanaConfiguration = z.infer<typeof configurationSchema>;
+export type GrafanaConfiguration = ConfigurationOf<typeof keys>;
 
 /**
  * Grafana (AWX's grafana type): an annotation through POST {grafana_url}/api/annotations with
@@ -27,8 +26,7 @@ export type GrafanaConfiguration = z.infer<typeof configurationSchema>;
  */
 export const grafana: NotificationType<GrafanaConfiguration> = {
   name: "grafana",
-  configurationSchema,
-  secretKeys: ["grafana_key"],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: DEFAULT_JSON_BODY },
   bodyFormat: "text",
   async send(delivery) {

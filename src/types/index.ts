@@ -1,3 +1,4 @@
+import { awssns } from "./awssns.js";
 import { email } from "./email.js";
 import { grafana } from "./grafana.js";
 import { SENSITIVE_NAME } from "./http.js";
@@ -6,6 +7,7 @@ import { mattermost } from "./mattermost.js";
 import { pagerduty } from "./pagerduty.js";
 import { rocketchat } from "./rocketchat.js";
 import { slack } from "./slack.js";
+import { teams } from "./teams.js";
 import { twilio } from "./twilio.js";
 import type { NotificationType, NotificationTypeName } from "./type.js";
 import { webhook } from "./webhook.js";
@@ -24,6 +26,8 @@ export const notificationTypes: Record<NotificationTypeName, NotificationType> =
   grafana,
   irc,
   twilio,
+  awssns,
+  teams,
 };
 
 /** Shown in place of a secret value. */

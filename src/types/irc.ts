@@ -1,24 +1,23 @@
-import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { redact } from "./http.js";
 import { IrcConnection, IrcError, isChannel } from "./ircClient.js";
 import { deliverToEachTarget, pendingTargets } from "./targets.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
-const configurationSchema = z.object({
-  server: requiredText,
-  port: z.number().int().min(1).max(65_535),
-  nickname: requiredText,
-  password: z.string().nullish(),
+const keys = declareKeys({
+  server: { type: "string", required: true },
+  port: { type: "integer", required: true, minimum: 1, maximum: 65_535 },
+  nickname: { type: "string", required: true },
+  password: { type: "string", secret: true },
   /** TLS with the server's certificate verified (AWX does not verify; we do). */
-  use_ssl: z.boolean().nullish(),
+  use_ssl: { type: "boolean", default: false },
   /** Channels (#chan) and nicknames. */
-  targets: requiredList,
-  timeout: timeoutSeconds,
-}).strict();
+  targets: { type: "list", required: true },
+  timeout: TIMEOUT_KEY,
+});
 
-export type IrcConfiguration = z.infer<typeof configurationSchema>;
+export type IrcConfiguration = ConfigurationOf<typeof keys>;
 
 /** How long to wait for the server to close after QUIT before closing ourselves. */
 const QUIT_GRACE_MS = 2_000;
@@ -31,8 +30,7 @@ const QUIT_GRACE_MS = 2_000;
  */
 export const irc: NotificationType<IrcConfiguration> = {
   name: "irc",
-  configurationSchema,
-  secretKeys: ["password"],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: null },
   bodyFormat: "text",
   async send(delivery) {

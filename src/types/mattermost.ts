@@ -1,26 +1,24 @@
-import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { displayUrl, httpRequest } from "./http.js";
 import type { NotificationType } from "./type.js";
 
-const configurationSchema = z.object({
-  /** The incoming webhook URL (it carries its secret in the path, masked in errors). */
-  mattermost_url: requiredText,
-  mattermost_no_verify_ssl: z.boolean().nullish(),
-  mattermost_channel: z.string().nullish(),
-  mattermost_username: z.string().nullish(),
-  mattermost_icon_url: z.string().nullish(),
-  timeout: timeoutSeconds,
-}).strict();
+const keys = declareKeys({
+  /** The incoming webhook URL: it carries its secret in the path. */
+  mattermost_url: { type: "string", required: true, secret: true },
+  mattermost_no_verify_ssl: { type: "boolean", default: false },
+  mattermost_channel: { type: "string" },
+  mattermost_username: { type: "string" },
+  mattermost_icon_url: { type: "string" },
+  timeout: TIMEOUT_KEY,
+});
 
-export type MattermostConfiguration = z.infer<typeof configurationSchema>;
+export type MattermostConfiguration = ConfigurationOf<typeof keys>;
 
 /** Mattermost (AWX's mattermost type): POSTs {text, channel, username, icon_url} to the incoming webhook. */
 export const mattermost: NotificationType<MattermostConfiguration> = {
   name: "mattermost",
-  configurationSchema,
-  secretKeys: [],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: null },
   bodyFormat: "text",
   async send(delivery) {

@@ -1,6 +1,5 @@
-import { z } from "zod";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { httpRequest, urlUnder } from "./http.js";
 import { DeliveryError, type NotificationType } from "./type.js";
 
@@ -9,19 +8,19 @@ export const PAGERDUTY_API_URL = "https://events.pagerduty.com";
 /** The Events API v2 caps a summary at this many characters. */
 const MAX_SUMMARY_CHARS = 1024;
 
-const configurationSchema = z.object({
+const keys = declareKeys({
   /** AWX's account subdomain and REST API token: kept for AWX templates, unused by Events API v2. */
-  subdomain: requiredText,
-  token: requiredText,
+  subdomain: { type: "string", required: true },
+  token: { type: "string", required: true, secret: true },
   /** The integration's routing key ("Integration Key"). */
-  service_key: requiredText,
+  service_key: { type: "string", required: true, secret: true },
   /** Sent as the event's client and source. */
-  client_name: requiredText,
-  api_url: z.string().nullish(),
-  timeout: timeoutSeconds,
-}).strict();
+  client_name: { type: "string", required: true },
+  api_url: { type: "string", default: PAGERDUTY_API_URL },
+  timeout: TIMEOUT_KEY,
+});
 
-export type PagerdutyConfiguration = z.infer<typeof configurationSchema>;
+export type PagerdutyConfiguration = ConfigurationOf<typeof keys>;
 
 /**
  * PagerDuty (AWX's pagerduty type) through the Events API v2: one `trigger` event per
@@ -32,8 +31,7 @@ export type PagerdutyConfiguration = z.infer<typeof configurationSchema>;
  */
 export const pagerduty: NotificationType<PagerdutyConfiguration> = {
   name: "pagerduty",
-  configurationSchema,
-  secretKeys: ["token", "service_key"],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: DEFAULT_JSON_BODY },
   bodyFormat: "text",
   async send(delivery) {

@@ -1,25 +1,23 @@
-import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { displayUrl, httpRequest } from "./http.js";
 import type { NotificationType } from "./type.js";
 
-const configurationSchema = z.object({
-  /** The incoming webhook URL (it carries its token in the path, masked in errors). */
-  rocketchat_url: requiredText,
-  rocketchat_no_verify_ssl: z.boolean().nullish(),
-  rocketchat_username: z.string().nullish(),
-  rocketchat_icon_url: z.string().nullish(),
-  timeout: timeoutSeconds,
-}).strict();
+const keys = declareKeys({
+  /** The incoming webhook URL: it carries its token in the path. */
+  rocketchat_url: { type: "string", required: true, secret: true },
+  rocketchat_no_verify_ssl: { type: "boolean", default: false },
+  rocketchat_username: { type: "string" },
+  rocketchat_icon_url: { type: "string" },
+  timeout: TIMEOUT_KEY,
+});
 
-export type RocketchatConfiguration = z.infer<typeof configurationSchema>;
+export type RocketchatConfiguration = ConfigurationOf<typeof keys>;
 
 /** Rocket.Chat (AWX's rocketchat type): POSTs {text, username, icon_url} to the incoming webhook. */
 export const rocketchat: NotificationType<RocketchatConfiguration> = {
   name: "rocketchat",
-  configurationSchema,
-  secretKeys: [],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: null },
   bodyFormat: "text",
   async send(delivery) {

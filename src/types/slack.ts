@@ -1,6 +1,5 @@
-import { z } from "zod";
-import { DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
+import { DEFAULT_SLACK_MESSAGE } from "../render/defaults.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { excerpt, httpRequest, urlUnder } from "./http.js";
 import { deliverToEachTarget } from "./targets.js";
 import { DeliveryError, type NotificationType } from "./type.js";
@@ -8,17 +7,17 @@ import { DeliveryError, type NotificationType } from "./type.js";
 /** Slack's Web API; `api_url` overrides it (tests, proxies, Enterprise Grid gateways). */
 export const SLACK_API_URL = "https://slack.com/api";
 
-const configurationSchema = z.object({
-  token: requiredText,
+const keys = declareKeys({
+  token: { type: "string", required: true, secret: true },
   /** Channel names or IDs; `"channel,thread_ts"` replies in that thread. */
-  channels: requiredList,
+  channels: { type: "list", required: true },
   /** With a color (#rgb or #rrggbb), the message goes in an attachment of that color (AWX). */
-  hex_color: z.string().nullish(),
-  api_url: z.string().nullish(),
-  timeout: timeoutSeconds,
-}).strict();
+  hex_color: { type: "string" },
+  api_url: { type: "string", default: SLACK_API_URL },
+  timeout: TIMEOUT_KEY,
+});
 
-export type SlackConfiguration = z.infer<typeof configurationSchema>;
+export type SlackConfiguration = ConfigurationOf<typeof keys>;
 
 /** Slack errors that the same request meets again on every retry. */
 const PERMANENT_ERRORS = new Set([
@@ -35,9 +34,8 @@ const PERMANENT_ERRORS = new Set([
  */
 export const slack: NotificationType<SlackConfiguration> = {
   name: "slack",
-  configurationSchema,
-  secretKeys: ["token"],
-  defaultMessages: { message: DEFAULT_MESSAGE, body: null },
+  ...fromKeys(keys),
+  defaultMessages: { message: DEFAULT_SLACK_MESSAGE, body: null },
   bodyFormat: "text",
   async send(delivery) {
     const config = delivery.configuration;

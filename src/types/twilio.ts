@@ -1,6 +1,5 @@
-import { z } from "zod";
 import { DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredList, requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { httpRequest, urlUnder } from "./http.js";
 import { deliverToEachTarget } from "./targets.js";
 import { DeliveryError, type NotificationType } from "./type.js";
@@ -8,16 +7,16 @@ import { DeliveryError, type NotificationType } from "./type.js";
 /** Twilio's REST API; `api_url` overrides it (tests, proxies, regional edges). */
 export const TWILIO_API_URL = "https://api.twilio.com";
 
-const configurationSchema = z.object({
-  account_sid: requiredText,
-  account_token: requiredText,
-  from_number: requiredText,
-  to_numbers: requiredList,
-  api_url: z.string().nullish(),
-  timeout: timeoutSeconds,
-}).strict();
+const keys = declareKeys({
+  account_sid: { type: "string", required: true },
+  account_token: { type: "string", required: true, secret: true },
+  from_number: { type: "string", required: true },
+  to_numbers: { type: "list", required: true },
+  api_url: { type: "string", default: TWILIO_API_URL },
+  timeout: TIMEOUT_KEY,
+});
 
-export type TwilioConfiguration = z.infer<typeof configurationSchema>;
+export type TwilioConfiguration = ConfigurationOf<typeof keys>;
 
 /**
  * Twilio (AWX's twilio type): one SMS per number through the Messages API (form-encoded
@@ -26,8 +25,7 @@ export type TwilioConfiguration = z.infer<typeof configurationSchema>;
  */
 export const twilio: NotificationType<TwilioConfiguration> = {
   name: "twilio",
-  configurationSchema,
-  secretKeys: ["account_token"],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: null },
   bodyFormat: "text",
   async send(delivery) {

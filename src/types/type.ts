@@ -1,9 +1,10 @@
 import type { z } from "zod";
 import type { JobSnapshot, Trigger } from "../job.js";
+import type { KeyDeclarations } from "./keys.js";
 
 /** The notification types (notifier.notification_templates.notification_type). */
 export const NOTIFICATION_TYPE_NAMES = [
-  "email", "webhook", "slack", "mattermost", "rocketchat", "pagerduty", "grafana", "irc", "twilio",
+  "email", "webhook", "slack", "mattermost", "rocketchat", "pagerduty", "grafana", "irc", "twilio", "awssns", "teams",
 ] as const;
 export type NotificationTypeName = (typeof NOTIFICATION_TYPE_NAMES)[number];
 
@@ -69,14 +70,16 @@ export class DeliveryError extends Error {
 
 /**
  * One notification type, declared as data plus one send function (like AWX's
- * awx/main/notifications/*). Its configuration keys must agree with the rows of
- * notifier.notification_type_keys for the type (a test checks this).
+ * awx/main/notifications/*). `keys` is the one declaration of its configuration keys: the
+ * schema, the secrets and the rows of notifier.notification_type_keys derive from it.
  */
 export interface NotificationType<Config = any> {
   readonly name: NotificationTypeName;
-  /** Validates notification_configuration; unknown keys are rejected. */
+  /** The configuration keys (AWX's init_parameters). */
+  readonly keys: KeyDeclarations;
+  /** Validates notification_configuration; unknown keys are rejected (derived from `keys`). */
   readonly configurationSchema: z.ZodType<Config>;
-  /** Configuration keys whose values are secrets: masked wherever a template is shown. */
+  /** Configuration keys whose values are secrets: masked wherever a template is shown (derived from `keys`). */
   readonly secretKeys: readonly string[];
   readonly defaultMessages: DefaultMessages;
   /** "json": the rendered body must be valid JSON, or the row fails without sending. */

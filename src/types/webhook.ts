@@ -1,31 +1,26 @@
-import { z } from "zod";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
-import { requiredText, timeoutSeconds } from "./configuration.js";
+import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
 import { displayUrl, httpRequest } from "./http.js";
 import type { NotificationType } from "./type.js";
 
-/** Keys as notifier.notification_type_keys lists them for 'webhook' (AWX's names). */
-const configurationSchema = z
-  .object({
-    url: requiredText,
-    // Optional keys may also be JSON null, as SQL treats null as absent.
-    http_method: z.enum(["POST", "PUT"]).nullish(),
-    // SQL accepts any JSON object; scalar values are sent as their text.
-    headers: z.record(z.union([z.string(), z.number(), z.boolean()])).nullish(),
-    username: z.string().nullish(),
-    password: z.string().nullish(),
-    disable_ssl_verification: z.boolean().nullish(),
-    timeout: timeoutSeconds,
-  })
-  .strict();
+/** AWX's webhook keys. */
+const keys = declareKeys({
+  url: { type: "string", required: true },
+  http_method: { type: "string", enumeration: ["POST", "PUT"], default: "POST" },
+  /** Scalar values are sent as their text. */
+  headers: { type: "object" },
+  username: { type: "string" },
+  password: { type: "string", secret: true },
+  disable_ssl_verification: { type: "boolean", default: false },
+  timeout: TIMEOUT_KEY,
+});
 
-export type WebhookConfiguration = z.infer<typeof configurationSchema>;
+export type WebhookConfiguration = ConfigurationOf<typeof keys>;
 
 /** POSTs (or PUTs) the rendered body, by default the job metadata, as JSON to `url`. */
 export const webhook: NotificationType<WebhookConfiguration> = {
   name: "webhook",
-  configurationSchema,
-  secretKeys: ["password"],
+  ...fromKeys(keys),
   defaultMessages: { message: DEFAULT_MESSAGE, body: DEFAULT_JSON_BODY },
   bodyFormat: "json",
   async send(delivery) {

@@ -50,6 +50,11 @@ const fullConfigurations: Record<NotificationTypeName, Record<string, unknown>> 
     account_sid: "AC0123456789abcdef0123456789abcdef", account_token: "twilio-token", from_number: "+15550000001",
     to_numbers: ["+15550000002"], api_url: "https://api.twilio.com", timeout: 10,
   },
+  awssns: {
+    aws_region: "eu-west-1", aws_access_key_id: "AKIAIOSFODNN7EXAMPLE", aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    aws_session_token: "", sns_topic_arn: "arn:aws:sns:eu-west-1:123456789012:awx-jobs", api_url: "https://sns.eu-west-1.amazonaws.com", timeout: 10,
+  },
+  teams: { teams_url: "https://example.webhook.office.com/webhookb2/0000/IncomingWebhook/abc/def", timeout: 10 },
 };
 
 describe("the README's example configurations", () => {
@@ -85,6 +90,13 @@ const badConfigurations: [NotificationTypeName, string, (valid: Record<string, u
   ["twilio", "to_numbers missing", ({ to_numbers: _, ...rest }) => rest, "to_numbers"],
   ["twilio", "account_sid empty", (valid) => ({ ...valid, account_sid: "" }), "account_sid"],
   ["twilio", "a timeout of zero", (valid) => ({ ...valid, timeout: 0 }), "timeout"],
+  ["irc", "port 0", (valid) => ({ ...valid, port: 0 }), "port"],
+  ["email", "an empty recipient", (valid) => ({ ...valid, recipients: [""] }), "recipients"],
+  ["webhook", "a nested header value", (valid) => ({ ...valid, headers: { "X-A": { b: 1 } } }), "headers"],
+  ["webhook", "a timeout no timer can hold", (valid) => ({ ...valid, timeout: 3_000_000 }), "timeout"],
+  ["awssns", "sns_topic_arn missing", ({ sns_topic_arn: _, ...rest }) => rest, "sns_topic_arn"],
+  ["awssns", "aws_secret_access_key not a string", (valid) => ({ ...valid, aws_secret_access_key: 1 }), "aws_secret_access_key"],
+  ["teams", "teams_url empty", (valid) => ({ ...valid, teams_url: "" }), "teams_url"],
 ];
 
 describe("bad configurations are rejected when written, naming the key", () => {
