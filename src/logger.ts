@@ -1,6 +1,7 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config.js";
+import { maskUrlsIn } from "./redact.js";
 
 export type { Logger } from "pino";
 
@@ -14,19 +15,42 @@ export const REDACTED_PATHS = [
   "configuration", "*.configuration", "databaseUrl", "*.databaseUrl",
   "headers.authorization", "*.headers.authorization",
   "httpToken", "*.httpToken",
+  // Hook URLs carry their token in the path.
+  "mattermost_url", "*.mattermost_url", "rocketchat_url", "*.rocketchat_url", "teams_url", "*.teams_url",
 ];
 
 export interface LoggerOptions {
   level: LogLevel;
   /** Human-readable lines instead of JSON (default: when stdout is a terminal). */
   pretty?: boolean;
+  /** Where JSON lines go (default stdout). */
+  destination?: DestinationStream;
+}
+
+/** How deep logged objects are searched for URLs to mask. */
+const URL_MASK_DEPTH = 4;
+
+/** Every URL in a logged value (message or field) without user info, query values or path tokens. */
+function maskUrlsInValue(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return maskUrlsIn(value);
+  if (depth >= URL_MASK_DEPTH || typeof value !== "object" || value === null || value instanceof Error) return value;
+  if (Array.isArray(value)) return value.map((item) => maskUrlsInValue(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, maskUrlsInValue(item, depth + 1)]));
 }
 
 /** JSON lines on stdout (one per event), or colourful lines on a terminal. */
 export function createLogger(options: LoggerOptions): Logger {
-  const settings = { level: options.level, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+  const settings = {
+    level: options.level,
+    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+    hooks: {
+      logMethod(this: Logger, args: Parameters<Logger["info"]>, method: (...args: unknown[]) => void) {
+        method.apply(this, args.map((arg) => maskUrlsInValue(arg)));
+      },
+    },
+  };
   if (options.pretty ?? process.stdout.isTTY) {
     return pino(settings, pretty({ colorize: true, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }));
   }
-  return pino(settings);
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

@@ -1,5 +1,8 @@
 import { Agent, request, type Dispatcher } from "undici";
+import { displayUrl, redact, urlSecrets } from "../redact.js";
 import { DeliveryError } from "./type.js";
+
+export { displayUrl, redact } from "../redact.js";
 
 /** Redirects followed before an attempt fails (python-requests follows 30; a webhook needs few). */
 export const MAX_REDIRECTS = 5;
@@ -145,7 +148,8 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
       return fail(`${shown()}: HTTP ${response.statusCode}, reading the response failed: ${describeFailure(error, options.signal)}`);
     }
     if (response.statusCode >= 400) {
-      fail(`${shown()}: HTTP ${response.statusCode}: ${excerpt(text)}`);
+      // Blotted out before the excerpt is cut, so no cut secret leaves its first characters.
+      fail(`${shown()}: HTTP ${response.statusCode}: ${excerpt(redact(text, secrets()))}`);
     }
     const answeredBy = url.href;
     return {
@@ -164,41 +168,11 @@ export function urlUnder(base: string, path: string): string {
   return `${base.replace(/\/+$/, "")}${path}`;
 }
 
-/** A URL safe to print: no user info, no query or fragment, long token-like path segments masked. */
-export function displayUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return "(invalid URL)";
-  }
-  const path = url.pathname
-    .split("/")
-    .map((segment) => (looksLikeToken(segment) ? "…" : segment))
-    .join("/");
-  return `${url.protocol}//${url.host}${path}${url.search ? "?…" : ""}`;
-}
-
-/** Slack/Discord-style hook paths carry their secret in a segment: long, mixed letters and digits. */
-function looksLikeToken(segment: string): boolean {
-  return segment.length >= 16 && /[A-Za-z]/.test(segment) && /[0-9]/.test(segment) && /^[A-Za-z0-9_\-.~%]+$/.test(segment);
-}
-
 /** A short one-line quote of a response for an error message. */
 export function excerpt(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
   if (!flat) return "(empty response)";
   return flat.length > ERROR_EXCERPT_CHARS ? `${flat.slice(0, ERROR_EXCERPT_CHARS)}…` : flat;
-}
-
-/** Replaces every occurrence of each secret (raw and URL-encoded) with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) {
-    if (!secret) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) result = result.split(form).join("***");
-  }
-  return result;
 }
 
 function parseUrl(raw: string, base?: URL): URL {
@@ -248,11 +222,8 @@ function collectSecrets(options: HttpRequest, basicAuth: HttpRequest["basicAuth"
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     if (SENSITIVE_NAME.test(name) && value) secrets.push(value);
   }
-  try {
-    for (const value of new URL(rawUrl).searchParams.values()) if (value.length >= 4) secrets.push(value);
-  } catch {
-    // an invalid URL is reported by parseUrl
-  }
+  // User info, query values and hook path tokens, which a receiver's error page may echo.
+  secrets.push(...urlSecrets(rawUrl));
   // Longest first, so a secret containing another is blotted out whole.
   return secrets.filter(Boolean).sort((a, b) => b.length - a.length);
 }
