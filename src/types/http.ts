@@ -73,13 +73,15 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Header names whose values are treated as secrets in errors and masked views. */
 export const SENSITIVE_NAME = /auth|token|key|secret|password|passwd|cookie|session|signature/i;
 
-/** Authorization, cookies, API keys…: not sent on to another origin. */
-function isCredentialHeader(name: string): boolean {
-  return name !== "idempotency-key" && SENSITIVE_NAME.test(name);
+/** A redirect stays with the configured server: the same origin, or the same host moved to https. */
+function sameOriginOrUpgrade(from: URL, to: URL): boolean {
+  if (to.origin === from.origin) return true;
+  return from.protocol === "http:" && to.protocol === "https:" && to.hostname === from.hostname;
 }
 
 /**
- * Sends one HTTP request, following at most MAX_REDIRECTS redirects. Resolves with a status
+ * Sends one HTTP request, following at most MAX_REDIRECTS redirects within its origin (or to
+ * https on the same host); a redirect to another origin or from https to http fails, permanent. Resolves with a status
  * below 400; throws DeliveryError otherwise (status code plus a short excerpt of the response),
  * and on network errors, timeouts and aborts. No error message contains a credential: URLs are
  * shown without user info and query, and every secret of the request is blotted out.
@@ -126,9 +128,13 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
       const next = parseUrl(location, url);
       next.username = "";
       next.password = "";
-      if (next.origin !== url.origin) {
-        // Credentials are for the origin they were configured for, never for where it points.
-        headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredentialHeader(name)));
+      // The request (a routing key in its body, credentials in its headers) is for the origin it
+      // was configured for: never re-sent elsewhere, nor over plain HTTP.
+      if (url.protocol === "https:" && next.protocol === "http:") {
+        fail(`${shown()}: redirected from https to http (${displayUrl(next.href)}), not followed`, true);
+      }
+      if (!sameOriginOrUpgrade(url, next)) {
+        fail(`${shown()}: redirected to another origin (${displayUrl(next.href)}), not followed: configure the URL it points to`, true);
       }
       // As browsers and fetch: 303 becomes a GET, and so do 301/302 answering a POST.
       if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")) {
