@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { runMigrations } from "./migrate.js";
+import { writeErr, writeOut } from "./terminal.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
 import { registerTemplatesCommand } from "./commands/templates.js";
@@ -37,7 +38,7 @@ program
   .addHelpText("after", "\nExample:\n  DATABASE_URL=postgres://localhost/awx pg-job-notifier migrate")
   .action(async (options: { databaseUrl?: string }) => {
     await runMigrations(parseDatabaseUrl(options.databaseUrl));
-    process.stdout.write("migrations applied\n");
+    writeOut("migrations applied\n");
   });
 
 registerExplainCommand(program);
@@ -53,7 +54,7 @@ try {
   process.exitCode = exitCodeFor(error);
   if (!(error instanceof CommanderError)) {
     const verbose = program.opts<{ verbose?: boolean }>().verbose;
-    process.stderr.write(`pg-job-notifier: ${verbose ? (error as Error).stack : (error as Error).message}\n`);
+    writeErr(`pg-job-notifier: ${verbose ? (error as Error).stack : (error as Error).message}\n`);
   }
 }
 
