@@ -63,7 +63,7 @@ export async function runUntilSignalled(service: NotifierService, afterStop: () 
  * than dying with a bare stack trace or running on half-broken. Rows it held are claimed again
  * after their lease.
  */
-function exitOnUncaughtError(logger: Logger): void {
+export function exitOnUncaughtError(logger: Logger): void {
   const exit = (kind: string) => (error: unknown) => {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     logger.fatal({ kind, stack: error instanceof Error ? error.stack : undefined }, `${kind}: ${message.replace(/\s*\n\s*/g, " ")}: exiting`);

@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import net from "node:net";
+import path from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { irc } from "../../src/types/irc.js";
@@ -131,5 +134,24 @@ describe("the service against a hostile IRC server", () => {
     expect(service.running).toBe(true);
     service.kill();
     expect((await service.waitForExit()).code).toBe(0);
+  });
+});
+
+describe("the service's last-resort handler", () => {
+  it.each(["throw", "reject"])("logs one line and exits 1 on an uncaught error (%s)", async (how) => {
+    const fixture = path.join(import.meta.dirname, "..", "fixtures", "uncaughtError.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, how], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const [code] = await once(child, "exit");
+    expect(code, stderr).toBe(1);
+    const lines = stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!);
+    expect(line.level).toBe(60);
+    expect(line.msg).toMatch(new RegExp(`^uncaught exception: Error: thrown second line: exiting$|^unhandled rejection: Error: rejected second line: exiting$`));
+    expect(stderr).toBe("");
   });
 });
