@@ -6,6 +6,19 @@
 
 /** Shown in place of a secret value. */
 export const MASK = "********";
+/**
+ * Names of headers (and nested configuration entries) whose values are secrets: Authorization,
+ * cookies, API keys, signing secrets, credentials, JWTs, passphrases…
+ */
+export const SENSITIVE_NAME = /auth|token|key|secret|pass|cookie|session|signature|credential|jwt|hmac|bearer|private/i;
+/** A value that is a credential whatever its name: an HTTP authorization scheme and its secret. */
+const CREDENTIAL_VALUE = /^\s*(bearer|basic|token|bot|digest|negotiate|apikey)\s+\S/i;
+
+/** True when a named value (a header, a nested configuration entry) must be kept secret. */
+export function isSecretEntry(name: string, value: unknown): boolean {
+  return SENSITIVE_NAME.test(name) || (typeof value === "string" && CREDENTIAL_VALUE.test(value));
+}
+
 /** Shown in place of a token-like path segment. */
 const MASKED_SEGMENT = "…";
 

@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from "undici";
-import { displayUrl, redact, urlSecrets } from "../redact.js";
+import { displayUrl, isSecretEntry, redact, urlSecrets } from "../redact.js";
 import { DeliveryError } from "./type.js";
 
 export { displayUrl, redact } from "../redact.js";
@@ -70,8 +70,6 @@ export async function closeHttpPools(): Promise<void> {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Header names whose values are treated as secrets in errors and masked views. */
-export const SENSITIVE_NAME = /auth|token|key|secret|password|passwd|cookie|session|signature/i;
 
 /** A redirect stays with the configured server: the same origin, or the same host moved to https. */
 function sameOriginOrUpgrade(from: URL, to: URL): boolean {
@@ -226,7 +224,7 @@ function collectSecrets(options: HttpRequest, basicAuth: HttpRequest["basicAuth"
     secrets.push(basicAuth.password, Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString("base64"));
   }
   for (const [name, value] of Object.entries(options.headers ?? {})) {
-    if (SENSITIVE_NAME.test(name) && value) secrets.push(value);
+    if (value && isSecretEntry(name, value)) secrets.push(value);
   }
   // User info, query values and hook path tokens, which a receiver's error page may echo.
   secrets.push(...urlSecrets(rawUrl));

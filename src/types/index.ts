@@ -1,7 +1,6 @@
 import { email } from "./email.js";
 import { grafana } from "./grafana.js";
-import { MASK, maskUrl } from "../redact.js";
-import { SENSITIVE_NAME } from "./http.js";
+import { isSecretEntry, MASK, maskUrl, SENSITIVE_NAME } from "../redact.js";
 import { irc } from "./irc.js";
 import { mattermost } from "./mattermost.js";
 import { pagerduty } from "./pagerduty.js";
@@ -49,7 +48,7 @@ export function maskSecrets(type: string, configuration: unknown): unknown {
       masked[key] = value == null || value === "" ? value : MASK;
     } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       masked[key] = Object.fromEntries(
-        Object.entries(value).map(([name, inner]) => [name, SENSITIVE_NAME.test(name) && inner != null && inner !== "" ? MASK : maskUrlValue(inner)]),
+        Object.entries(value).map(([name, inner]) => [name, isSecretEntry(name, inner) && inner != null && inner !== "" ? MASK : maskUrlValue(inner)]),
       );
     } else {
       masked[key] = Array.isArray(value) ? value.map(maskUrlValue) : maskUrlValue(value);

@@ -3,6 +3,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Writable } from "node:stream";
 import { createLogger } from "../../src/logger.js";
 import { maskUrl } from "../../src/redact.js";
+import { maskSecrets, MASK } from "../../src/types/index.js";
+import { webhook } from "../../src/types/webhook.js";
+import { DeliveryError } from "../../src/types/type.js";
+import { makeDelivery } from "../helpers/delivery.js";
 import { launchChromium } from "../helpers/browser.js";
 import { connect, createTestDatabase } from "../helpers/database.js";
 import { HttpReceiver } from "../helpers/httpReceiver.js";
@@ -91,5 +95,29 @@ describe("a hook URL whose secrets a receiver echoes", () => {
     service.kill();
     await service.waitForExit();
     expectNoSecret("the service's output", service.output);
+  });
+});
+
+describe("credential headers the name pattern used to miss", () => {
+  const headers = {
+    "X-Credential": "cred-secret-0042",
+    "X-Hook": "Bearer hdr-secret-0042",
+    "X-Jwt": "jwt-secret-0042",
+    "X-Team": "ops",
+  };
+
+  it("are masked where a configuration is shown", () => {
+    const masked = maskSecrets("webhook", { url: "http://127.0.0.1/x", headers }) as { headers: Record<string, string> };
+    expect(masked.headers).toEqual({ "X-Credential": MASK, "X-Hook": MASK, "X-Jwt": MASK, "X-Team": "ops" });
+  });
+
+  it("are blotted out of an error when a receiver echoes them", async () => {
+    const echo = await HttpReceiver.start();
+    echo.responder = ({ headers: h }) => ({ status: 400, body: `${h["x-team"]} ${h["x-credential"]} ${h["x-hook"]} ${h["x-jwt"]}` });
+    const error = await webhook.send(makeDelivery({ url: `${echo.url}/h`, headers }, { body: "{}" })).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DeliveryError);
+    const message = (error as DeliveryError).message;
+    expect(message).toContain("ops");
+    for (const secret of ["cred-secret-0042", "hdr-secret-0042", "jwt-secret-0042"]) expect(message).not.toContain(secret);
   });
 });
