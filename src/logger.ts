@@ -2,6 +2,7 @@ import { pino, type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { LogLevel } from "./config.js";
 import { maskUrlsIn } from "./redact.js";
+import { terminalSafe } from "./terminal.js";
 
 export type { Logger } from "pino";
 
@@ -23,34 +24,39 @@ export interface LoggerOptions {
   level: LogLevel;
   /** Human-readable lines instead of JSON (default: when stdout is a terminal). */
   pretty?: boolean;
-  /** Where JSON lines go (default stdout). */
+  /** Where lines go (default stdout). */
   destination?: DestinationStream;
 }
 
 /** How deep logged objects are searched for URLs to mask. */
 const URL_MASK_DEPTH = 4;
 
-/** Every URL in a logged value (message or field) without user info, query values or path tokens. */
-function maskUrlsInValue(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return maskUrlsIn(value);
+/** Every string of a logged value (message or field, `depth` levels down) through `clean`. */
+function cleanStrings(value: unknown, clean: (text: string) => string, depth = 0): unknown {
+  if (typeof value === "string") return clean(value);
   if (depth >= URL_MASK_DEPTH || typeof value !== "object" || value === null || value instanceof Error) return value;
-  if (Array.isArray(value)) return value.map((item) => maskUrlsInValue(item, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, maskUrlsInValue(item, depth + 1)]));
+  if (Array.isArray(value)) return value.map((item) => cleanStrings(item, clean, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, cleanStrings(item, clean, depth + 1)]));
 }
 
 /** JSON lines on stdout (one per event), or colourful lines on a terminal. */
 export function createLogger(options: LoggerOptions): Logger {
+  const forTerminal = options.pretty ?? process.stdout.isTTY;
+  // URLs without user info, query values or path tokens; on a terminal, control and bidi
+  // characters (from job names, receivers' errors) escaped too, as JSON lines escape them.
+  const clean = forTerminal ? (text: string) => terminalSafe(maskUrlsIn(text)) : maskUrlsIn;
   const settings = {
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     hooks: {
       logMethod(this: Logger, args: Parameters<Logger["info"]>, method: (...args: unknown[]) => void) {
-        method.apply(this, args.map((arg) => maskUrlsInValue(arg)));
+        method.apply(this, args.map((arg) => cleanStrings(arg, clean)));
       },
     },
   };
-  if (options.pretty ?? process.stdout.isTTY) {
-    return pino(settings, pretty({ colorize: true, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }));
+  if (forTerminal) {
+    const destination = options.destination ? { destination: options.destination } : {};
+    return pino(settings, pretty({ colorize: true, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", ...destination }));
   }
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }

@@ -1,5 +1,7 @@
 import type pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
+import { createLogger } from "../../src/logger.js";
 import { terminalSafe } from "../../src/terminal.js";
 import { connect, createTestDatabase } from "../helpers/database.js";
 import { HttpReceiver } from "../helpers/httpReceiver.js";
@@ -24,6 +26,19 @@ beforeAll(async () => {
 describe("terminalSafe", () => {
   it("escapes control and bidi characters as \\u sequences, keeping newlines, tabs and other Unicode", () => {
     expect(terminalSafe("a\u001b[2Jb\r\n\tc \u202e é 日本 🚀")).toBe("a\\u001b[2Jb\\u000d\n\tc \\u202e é 日本 🚀");
+  });
+});
+
+describe("logs on a terminal (pretty)", () => {
+  it("escape control and bidi characters in messages and fields", () => {
+    let written = "";
+    const destination = new Writable({ write(chunk, _encoding, done) { written += String(chunk); done(); } });
+    const logger = createLogger({ level: "info", pretty: true, destination });
+    logger.warn({ error: HOSTILE_ERROR, job: HOSTILE_NAME }, `send failed for ${HOSTILE_NAME}`);
+    // pino-pretty's own colours are ESC sequences: look at what is left without them.
+    const withoutColours = written.replace(/\u001b\[\d+(;\d+)*m/g, "");
+    expect(withoutColours).not.toMatch(DANGEROUS);
+    expect(withoutColours).toContain("deploy\\u001b[2J");
   });
 });
 
