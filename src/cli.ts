@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { registerInstallCommands } from "./commands/install.js";
+import { writeErr } from "./terminal.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
 import { registerPurgeCommand } from "./commands/purge.js";
@@ -47,7 +48,7 @@ try {
   process.exitCode = exitCodeFor(error);
   if (!(error instanceof CommanderError)) {
     const verbose = program.opts<{ verbose?: boolean }>().verbose;
-    process.stderr.write(`pg-job-notifier: ${verbose ? (error as Error).stack : (error as Error).message}\n`);
+    writeErr(`pg-job-notifier: ${verbose ? (error as Error).stack : (error as Error).message}\n`);
   }
 }
 

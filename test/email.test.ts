@@ -70,6 +70,8 @@ function configuration(port: number, overrides: Partial<EmailConfiguration> = {}
     sender: "awx@example.com",
     recipients: ["ops@example.com", "dev@example.com", "Boss <boss@example.com>"],
     timeout: 20,
+    // Most tests speak to a plain-text server; "AUTH needs verified TLS" below tests without.
+    allow_insecure_auth: true,
     ...overrides,
   });
 }
@@ -133,10 +135,10 @@ describe("plain SMTP", () => {
     expectDelivered(smtp.mails[0], false);
   });
 
-  test("STARTTLS is used when offered, even with a certificate no one vouches for", async () => {
+  test("STARTTLS is used when offered, even with a certificate no one vouches for (no AUTH)", async () => {
     const smtp = await startSmtp({ key: certificate.key, cert: certificate.cert });
-    await send(configuration(smtp.port));
-    expectDelivered(smtp.mails[0], true);
+    await send(configuration(smtp.port, { username: null, password: null, allow_insecure_auth: null }));
+    expect(smtp.mails[0]).toMatchObject({ user: false, secure: true });
   });
 
   test("without a username no AUTH is attempted", async () => {
@@ -262,5 +264,46 @@ describe("rejections and timeouts", () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
+  });
+});
+
+describe("AUTH needs verified TLS", () => {
+  /** onAuth that records every AUTH the server received (the password reached it). */
+  function recordingAuth() {
+    const received: string[] = [];
+    const onAuth: SMTPServerOptions["onAuth"] = (auth, _session, callback) => {
+      received.push(`${auth.username}:${auth.password}`);
+      callback(null, { user: auth.username });
+    };
+    return { received, onAuth };
+  }
+
+  test("a server offering no STARTTLS gets no AUTH: one clear permanent error", async () => {
+    const auth = recordingAuth();
+    const smtp = await startSmtp({ onAuth: auth.onAuth });
+    const error = await failure(send(configuration(smtp.port, { allow_insecure_auth: null })));
+    expect(error.permanent).toBe(true);
+    expect(error.message).toBe(
+      `SMTP 127.0.0.1:${smtp.port}: the server offers no STARTTLS and AUTH is never sent without verified TLS ` +
+        "(set use_tls or use_ssl with a trusted certificate, or allow_insecure_auth: true)",
+    );
+    expect(auth.received).toEqual([]);
+    expect(smtp.mails).toHaveLength(0);
+  });
+
+  test("a STARTTLS certificate no one vouches for gets no AUTH", async () => {
+    const auth = recordingAuth();
+    const smtp = await startSmtp({ key: certificate.key, cert: certificate.cert, onAuth: auth.onAuth });
+    const error = await failure(send(configuration(smtp.port, { allow_insecure_auth: null })));
+    expect(error.message).toMatch(/^SMTP 127\.0\.0\.1:\d+: .*self-signed certificate/);
+    expect(auth.received).toEqual([]);
+    expect(smtp.mails).toHaveLength(0);
+  });
+
+  test("a trusted STARTTLS certificate gets AUTH and the message", async () => {
+    const smtp = await startSmtp({ key: certificate.key, cert: certificate.cert });
+    const result = await sendInChild({ type: "email", configuration: configuration(smtp.port, { allow_insecure_auth: null }), subject: SUBJECT, body: BODY }, caEnv);
+    expect(result.error).toBeUndefined();
+    expectDelivered(smtp.mails[0], true);
   });
 });

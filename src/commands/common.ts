@@ -1,6 +1,7 @@
 import { createDatabasePool, type DatabasePool } from "../db.js";
 import { parseDatabaseUrl } from "../databaseUrl.js";
 import { UsageError } from "../errors.js";
+import { writeOut } from "../terminal.js";
 
 /** An operator command runs a few statements one after another: one connection is plenty. */
 const COMMAND_POOL_SIZE = 1;
@@ -42,7 +43,7 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 /** Writes pretty JSON and a newline to stdout. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  writeOut(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** One line, however long the text (errors keep tables readable). */

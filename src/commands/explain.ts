@@ -8,6 +8,7 @@ import { listNotifications, type NotificationRecord } from "../sql/listNotificat
 import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
 import { maskSecrets } from "../types/index.js";
 import { formatTable, formatTime, isoTime, oneLine, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { writeOut } from "../terminal.js";
 
 /** More rows than one job can have (one per template and trigger) in any sane installation. */
 const MAX_ROWS_PER_JOB = 10_000;
@@ -43,7 +44,7 @@ Examples:
       return explain(job, [...notifications].reverse(), templates, wrapupGraceSeconds);
     });
     if (options.json) printJson(explanation);
-    else process.stdout.write(`${formatExplanation(explanation)}\n`);
+    else writeOut(`${formatExplanation(explanation)}\n`);
   });
 }
 

@@ -2,6 +2,7 @@ import { constants } from "node:os";
 import { Command } from "commander";
 import { addServiceOptions, readServiceSettings, type ServiceConfig } from "../config.js";
 import { databaseUrlOption, parseDatabaseUrl } from "../databaseUrl.js";
+import { EXIT_FAILED } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { startNotifierService, type NotifierService } from "../services/notifierService.js";
 
@@ -36,6 +37,7 @@ export function listenCommand(): Command {
  */
 export async function runUntilSignalled(service: NotifierService, afterStop: () => Promise<void> = async () => {}): Promise<void> {
   const logger: Logger = service.logger;
+  exitOnUncaughtError(logger);
   await new Promise<void>((resolve, reject) => {
     let firstSignalAt = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -53,4 +55,20 @@ export async function runUntilSignalled(service: NotifierService, afterStop: () 
     process.on("SIGINT", onSignal);
   });
   setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_WATCHDOG_MS).unref();
+}
+
+/**
+ * The last resort: an error nothing caught leaves the process in an unknown state, so it is
+ * logged as one line and the process exits non-zero (for the supervisor to restart it), rather
+ * than dying with a bare stack trace or running on half-broken. Rows it held are claimed again
+ * after their lease.
+ */
+export function exitOnUncaughtError(logger: Logger): void {
+  const exit = (kind: string) => (error: unknown) => {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    logger.fatal({ kind, stack: error instanceof Error ? error.stack : undefined }, `${kind}: ${message.replace(/\s*\n\s*/g, " ")}: exiting`);
+    process.exit(EXIT_FAILED);
+  };
+  process.on("uncaughtException", exit("uncaught exception"));
+  process.on("unhandledRejection", exit("unhandled rejection"));
 }

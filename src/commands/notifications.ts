@@ -4,6 +4,7 @@ import { OperationError, UsageError } from "../errors.js";
 import { listNotifications, type NotificationFilter } from "../sql/listNotifications.js";
 import { retryNotifications } from "../sql/retryNotifications.js";
 import { formatTable, formatTime, isoTime, oneLine, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { writeOut } from "../terminal.js";
 
 /** Rows `notifications list` shows when --limit is not given. */
 export const DEFAULT_LIST_LIMIT = 50;
@@ -57,7 +58,7 @@ Examples:
         return;
       }
       if (rows.length === 0) {
-        process.stdout.write("no notifications\n");
+        writeOut("no notifications\n");
         return;
       }
       const table = formatTable(
@@ -74,7 +75,7 @@ Examples:
           row.error ? oneLine(row.error) : "-",
         ]),
       );
-      process.stdout.write(`${table}\n`);
+      writeOut(`${table}\n`);
     });
 
   notifications
@@ -86,7 +87,7 @@ Examples:
     .action(async (idTexts: string[], options: { databaseUrl?: string }) => {
       const ids = [...new Set(idTexts.map((text) => parsePositiveInteger(text, "notification id")))];
       const retried = new Set(await withDatabase(options.databaseUrl, (db) => retryNotifications(db, ids)));
-      if (retried.size > 0) process.stdout.write(`back to pending: ${[...retried].join(", ")}\n`);
+      if (retried.size > 0) writeOut(`back to pending: ${[...retried].join(", ")}\n`);
       const left = ids.filter((id) => !retried.has(String(id)));
       if (left.length > 0) {
         throw new OperationError(`not retried (not failed, or no such notification): ${left.join(", ")}`);

@@ -10,6 +10,7 @@ import { PACKAGE_ROOT, runMigrations } from "../migrate.js";
 import { startNotifierService } from "../services/notifierService.js";
 import { runUntilSignalled } from "./listen.js";
 import { startDemo } from "../demo.js";
+import { writeOut } from "../terminal.js";
 
 /** Where `npm start` keeps its embedded PostgreSQL (git-ignored, reused across runs). */
 export const EMBEDDED_DATA_DIR = path.join(PACKAGE_ROOT, ".data", "postgres");
@@ -44,7 +45,7 @@ export function startCommand(): Command {
       const logLevel = wantsDemo && command.getOptionValueSource("logLevel") === undefined ? "warn" : settings.logLevel;
       const config: ServiceConfig = { ...settings, logLevel, http: settings.http ?? DEFAULT_START_HTTP, databaseUrl };
       const service = await startNotifierService(config);
-      process.stdout.write(banner(config, service.http?.url ?? "", embedded));
+      writeOut(banner(config, service.http?.url ?? "", embedded));
       const demo = wantsDemo
         ? await startDemo({ databaseUrl, webViewUrl: service.http?.url }).catch(async (error) => {
             await service.stop();
@@ -64,7 +65,7 @@ export function startCommand(): Command {
 
 async function startEmbedded(dataDir: string): Promise<EmbeddedServer & { dataDir: string }> {
   const { freePort, startEmbeddedPostgres } = await loadEmbeddedPostgres();
-  process.stdout.write(`starting embedded PostgreSQL (data in ${shownPath(dataDir)})…\n`);
+  writeOut(`starting embedded PostgreSQL (data in ${shownPath(dataDir)})…\n`);
   const port = (await isPortFree(DEFAULT_EMBEDDED_PORT)) ? DEFAULT_EMBEDDED_PORT : await freePort();
   const server = await startEmbeddedPostgres({ dataDir, port, persistent: true });
   // A forced exit (a second Ctrl-C) skips the orderly stop: still ask the server to shut down.

@@ -16,6 +16,7 @@ import { validateTemplate } from "../sql/validateTemplate.js";
 import { maskSecrets } from "../types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
 import { formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { writeOut } from "../terminal.js";
 
 /** SQLSTATE of notifier.validate_notification_template's errors. */
 const INVALID_PARAMETER_VALUE = "22023";
@@ -89,7 +90,7 @@ Examples:
         template.organizationId === null ? "any organization" : `organization ${template.organizationId}`,
       ].join(", ");
       const subscribed = template.triggers.length > 0 ? `subscribed to ${template.triggers.join(", ")} (${scope})` : "no subscriptions";
-      process.stdout.write(`template "${template.name}" added (id ${id}, ${template.notificationType}): ${subscribed}\n`);
+      writeOut(`template "${template.name}" added (id ${id}, ${template.notificationType}): ${subscribed}\n`);
     });
 
   templates
@@ -107,12 +108,12 @@ Examples:
         configuration: maskSecrets(row.notificationType, row.configuration),
       }));
       if (options.json) return printJson(rows);
-      if (rows.length === 0) return void process.stdout.write("no templates\n");
+      if (rows.length === 0) return void writeOut("no templates\n");
       const table = formatTable(
         ["ID", "NAME", "TYPE", "TRIGGERS", "CONFIGURATION"],
         rows.map((row) => [String(row.id), row.name, row.type, row.triggers.join(",") || "-", JSON.stringify(row.configuration)]),
       );
-      process.stdout.write(`${table}\n`);
+      writeOut(`${table}\n`);
     });
 
   templates
@@ -151,7 +152,7 @@ Examples:
     const { urlBase } = readServiceSettings(test);
     const template = await withDatabase(options.databaseUrl, (db) => findTemplateOrFail(db, name));
     const recipients = await sendTestMessage(template, options.trigger, urlBase);
-    process.stdout.write(`test message from template "${name}" sent to ${recipients}\n`);
+    writeOut(`test message from template "${name}" sent to ${recipients}\n`);
   });
 
   templates
@@ -164,7 +165,7 @@ Examples:
       const pending = await withDatabase(options.databaseUrl, (db) => removeTemplate(db, name));
       if (pending === null) throw new OperationError(`template "${name}" not found`);
       const note = pending > 0 ? `; its ${pending} pending ${pending === 1 ? "row is" : "rows are"} still delivered` : "";
-      process.stdout.write(`template "${name}" removed (no new notifications; its history stays until retention purges it${note})\n`);
+      writeOut(`template "${name}" removed (no new notifications; its history stays until retention purges it${note})\n`);
     });
 }
 

@@ -1,4 +1,4 @@
-import { Liquid, type Template } from "liquidjs";
+import { EchoTag, Filter, Liquid, Output, TypeGuards, toValueSync, type Template, type Value } from "liquidjs";
 import { UsageError } from "../errors.js";
 import { FRIENDLY_NAMES, HOST_BUCKETS, type JobSnapshot, type Trigger } from "../job.js";
 import type { NotificationTypeName } from "../types/type.js";
@@ -54,14 +54,109 @@ liquid.registerFilter("json", function (value: unknown) {
   return text;
 });
 
+/**
+ * How the outputs (`{{ … }}`, `{% echo %}`) of a template are escaped, by where its text goes —
+ * job data is the host's, not the template author's, so it fills the template's strings and
+ * never changes their structure (like HTML auto-escaping):
+ * - "text": as they are (subjects, plain-text bodies);
+ * - "json": an output standing inside a JSON string literal of the template's own text is
+ *   escaped as that string's content (so `"{{ job.name }}"` stays one valid string whatever the
+ *   name holds); outputs outside strings (`{{ x | json }}`, `{{ job_metadata }}`) are untouched;
+ * - "slack": Slack markup (slack, mattermost, rocketchat): `&`, `<`, `>` as entities and the
+ *   broadcast mentions @channel/@here/@all/@everyone broken, so job data adds no link or mention.
+ * An output whose last filter is `raw` is left as it is in every context: the author's opt-out.
+ */
+export type OutputContext = "text" | "json" | "slack";
+
+/** Types whose message text is Slack-style markup (`<url|text>`, `<!here>`, `&amp;`). */
+const SLACK_MARKUP_TYPES: ReadonlySet<NotificationTypeName> = new Set<NotificationTypeName>(["slack", "mattermost", "rocketchat"]);
+
+/** The text liquid writes for a value (its own `stringify`: nil is empty, arrays joined). */
+function outputText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value == null) return "";
+  if (Array.isArray(value)) return value.map(outputText).join("");
+  return String(value);
+}
+
+function jsonStringContent(value: unknown): string {
+  return JSON.stringify(outputText(value)).slice(1, -1);
+}
+
+function slackText(value: unknown): string {
+  return outputText(value)
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    // A word joiner after the @: shown the same, but no longer a mention that notifies everyone.
+    .replace(/@(channel|here|all|everyone)\b/gi, "@\u2060$1");
+}
+
+const ESCAPES: Record<Exclude<OutputContext, "text">, { name: string; handler: (value: unknown) => string }> = {
+  json: { name: "json_string_content", handler: jsonStringContent },
+  slack: { name: "slack_text", handler: slackText },
+};
+
+/** Every template node in source order's tree: tags' children too (partials cannot exist here). */
+function* allNodes(templates: Template[]): Generator<Template> {
+  for (const template of templates) {
+    yield template;
+    if (template.children && !template.partialScope) yield* allNodes(toValueSync(template.children(false, true)));
+  }
+}
+
+/** The filtered value an output node writes, or undefined for other nodes. */
+function outputValue(template: Template): Value | undefined {
+  if (template instanceof Output) return template.value;
+  if (template instanceof EchoTag) return (template as unknown as { value?: Value }).value;
+  return undefined;
+}
+
+/** Where a JSON lexer stands after `text`: outside strings, inside one, or after a backslash in one. */
+type JsonPlace = "outside" | "string" | "escape";
+
+function jsonPlaceAfter(place: JsonPlace, text: string): JsonPlace {
+  for (const char of text) {
+    if (place === "escape") place = "string";
+    else if (place === "string") place = char === "\\" ? "escape" : char === '"' ? "outside" : "string";
+    else if (char === '"') place = "string";
+  }
+  return place;
+}
+
+/**
+ * Appends the context's escape as the last filter of each output it applies to (as liquidjs's
+ * own `outputEscape` does, but per output): for "json", the outputs that stand inside a string
+ * literal of the template's literal text, read in source order.
+ */
+function escapeOutputs(templates: Template[], context: OutputContext): void {
+  if (context === "text") return;
+  const escape = ESCAPES[context];
+  const nodes = [...allNodes(templates)].sort((a, b) => a.token.begin - b.token.begin);
+  let place: JsonPlace = "outside";
+  for (const node of nodes) {
+    if (TypeGuards.isHTMLToken(node.token)) {
+      place = jsonPlaceAfter(place, node.token.getContent());
+      continue;
+    }
+    const value = outputValue(node);
+    if (!value || value.filters[value.filters.length - 1]?.raw) continue;
+    if (context === "json" && place === "outside") continue;
+    const token = { name: escape.name, args: [] } as unknown as ConstructorParameters<typeof Filter>[0];
+    value.filters.push(new Filter(token, escape.handler, liquid));
+  }
+}
+
 const parsedTemplates = new Map<string, Template[]>();
 
-function parse(source: string): Template[] {
-  const cached = parsedTemplates.get(source);
+function parse(source: string, context: OutputContext = "text"): Template[] {
+  const key = `${context}:${source}`;
+  const cached = parsedTemplates.get(key);
   if (cached) return cached;
   const templates = liquid.parse(source);
+  escapeOutputs(templates, context);
   if (parsedTemplates.size >= PARSED_CACHE_SIZE) parsedTemplates.clear();
-  parsedTemplates.set(source, templates);
+  parsedTemplates.set(key, templates);
   return templates;
 }
 
@@ -207,11 +302,11 @@ export async function renderNotification(input: {
   // An approval's default body replaces the text body only (JSON bodies stay the job metadata).
   const defaultBody = approvalDefault && type.defaultMessages.body === DEFAULT_TEXT_BODY ? approvalDefault.body : type.defaultMessages.body;
 
-  const render = (part: "message" | "body", source: string): string => {
+  const render = (part: "message" | "body", source: string, outputContext: OutputContext): string => {
     let output: string;
     try {
       // Synchronous: nothing here waits on I/O, and it renders about twice as fast as render().
-      output = liquid.renderSync(parse(source), context);
+      output = liquid.renderSync(parse(source, outputContext), context);
     } catch (error) {
       return fail(`${where(part)}: ${oneLine(error)}`);
     }
@@ -221,11 +316,12 @@ export async function renderNotification(input: {
     return output;
   };
 
-  const subject = render("message", custom.message || approvalDefault?.message || type.defaultMessages.message)
+  const subject = render("message", custom.message || approvalDefault?.message || type.defaultMessages.message,
+                         SLACK_MARKUP_TYPES.has(type.name) ? "slack" : "text")
     .replace(/\s*[\r\n]+\s*/g, " ")
     .trim();
   const bodySource = custom.body || defaultBody;
-  const body = bodySource == null ? null : render("body", bodySource);
+  const body = bodySource == null ? null : render("body", bodySource, type.bodyFormat === "json" ? "json" : "text");
 
   if (body != null && type.bodyFormat === "json") {
     try {

@@ -2,6 +2,7 @@ import { DEFAULT_SEND_TIMEOUT_SECONDS } from "../config.js";
 import type { JobSnapshot, Trigger } from "../job.js";
 import { RenderError, renderNotification } from "../render/render.js";
 import { redact } from "../types/http.js";
+import { urlSecrets } from "../redact.js";
 import { notificationTypes } from "../types/index.js";
 import { DeliveryError, NOTIFICATION_TYPE_NAMES, type DeliveryOutcome, type NotificationTypeName } from "../types/type.js";
 
@@ -122,9 +123,15 @@ function timeoutOf(configuration: unknown): number {
   return typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_SEND_TIMEOUT_SECONDS;
 }
 
-/** The values of a configuration's secret keys, blotted out of any error as a last line of defence. */
+/**
+ * The values of a configuration's secret keys, blotted out of any error as a last line of
+ * defence; a secret URL (a hook URL) also by its parts, which a receiver may echo on their own.
+ */
 function secretValues(secretKeys: readonly string[], configuration: Record<string, unknown>): string[] {
-  return secretKeys.map((key) => configuration[key]).filter((value): value is string => typeof value === "string" && value.length > 0);
+  return secretKeys
+    .map((key) => configuration[key])
+    .filter((value): value is string => typeof value === "string" && value.length > 0)
+    .flatMap((value) => [value, ...urlSecrets(value)]);
 }
 
 function describe(thrown: unknown, timeoutReason: unknown): string {

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { HttpAddress } from "../config.js";
 import type { Logger } from "../logger.js";
-import { answerAccess, checkAccess } from "../web/access.js";
+import { HttpAccess } from "../web/access.js";
 
 /**
  * Handles a request it recognises and returns true, or returns false to let the next handler
@@ -33,11 +33,12 @@ export interface HttpServerHandle {
 
 export async function startHttpServer(config: HttpServerConfig, logger: Logger): Promise<HttpServerHandle> {
   const routes: RouteHandler[] = [healthRoute(config.isHealthy), metricsRoute(config.registry), ...(config.routes ?? [])];
+  const access = new HttpAccess(config.accessToken ?? null);
+  let port = config.address.port;
   const server = http.createServer(async (request, response) => {
     try {
       const url = new URL(request.url ?? "/", "http://localhost");
-      const token = config.accessToken ?? null;
-      if (url.pathname !== "/healthz" && answerAccess(checkAccess(request, token), token, response)) return;
+      if (url.pathname !== "/healthz" && access.answer(access.check(request, port), request, response)) return;
       for (const route of routes) if (await route(request, response, url)) return;
       send(response, 404, "text/plain; charset=utf-8", "not found\n");
     } catch (error) {
@@ -49,7 +50,7 @@ export async function startHttpServer(config: HttpServerConfig, logger: Logger):
   });
   server.listen(config.address.port, config.address.host);
   await Promise.race([once(server, "listening"), once(server, "error").then(([error]) => Promise.reject(error))]);
-  const { port } = server.address() as AddressInfo;
+  ({ port } = server.address() as AddressInfo);
   const host = config.address.host;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info({ url }, "HTTP server listening (GET /healthz, GET /metrics)");

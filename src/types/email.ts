@@ -18,6 +18,11 @@ const keys = declareKeys({
   use_tls: { type: "boolean", default: false },
   /** TLS from the first byte (SMTPS, usually port 465). */
   use_ssl: { type: "boolean", default: false },
+  /**
+   * Send AUTH (username and password) over a connection without verified TLS: a plain-text
+   * relay on a trusted network. Off by default: the password would cross in clear.
+   */
+  allow_insecure_auth: { type: "boolean", default: false },
   sender: { type: "string", required: true },
   recipients: { type: "list", required: true },
   timeout: { ...TIMEOUT_KEY, default: DEFAULT_EMAIL_TIMEOUT_SECONDS },
@@ -29,8 +34,11 @@ export type EmailConfiguration = ConfigurationOf<typeof keys>;
  * One email to all recipients (as AWX): subject = the message line, text body = the body.
  *
  * TLS: with use_tls or use_ssl the server certificate is verified against the system CAs (add an
- * internal CA with NODE_EXTRA_CA_CERTS), as AWX's Django backend does. With neither, STARTTLS is
- * still used when the server offers it, unverified: never worse than the clear text configured.
+ * internal CA with NODE_EXTRA_CA_CERTS), as AWX's Django backend does. With neither and no
+ * username, STARTTLS is still used when the server offers it, unverified: never worse than the
+ * clear text configured. With a username, AUTH is sent only after STARTTLS with a verified
+ * certificate (nodemailer's requireTLS), unless allow_insecure_auth: a server offering no
+ * STARTTLS fails the row at once, before the password is sent.
  */
 export const email: NotificationType<EmailConfiguration> = {
   name: "email",
@@ -45,12 +53,14 @@ export const email: NotificationType<EmailConfiguration> = {
     }
     const timeoutMs = (config.timeout ?? DEFAULT_EMAIL_TIMEOUT_SECONDS) * 1000;
     const encrypted = Boolean(config.use_tls || config.use_ssl);
+    // Credentials only over verified TLS: STARTTLS is then required even when not configured.
+    const authNeedsTls = Boolean(config.username) && !encrypted && !config.allow_insecure_auth;
     const transport = nodemailer.createTransport({
       host: config.host,
       port: smtpPort(config),
       secure: Boolean(config.use_ssl),
-      requireTLS: Boolean(config.use_tls),
-      tls: { rejectUnauthorized: encrypted, servername: config.host },
+      requireTLS: Boolean(config.use_tls) || authNeedsTls,
+      tls: { rejectUnauthorized: encrypted || authNeedsTls, servername: config.host },
       auth: config.username ? { user: config.username, pass: config.password ?? "" } : undefined,
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
@@ -78,6 +88,13 @@ export const email: NotificationType<EmailConfiguration> = {
         deliveredTargets: [],
       };
     } catch (error) {
+      if (authNeedsTls && isStarttlsRefused(error)) {
+        throw new DeliveryError(
+          `${where}: the server offers no STARTTLS and AUTH is never sent without verified TLS ` +
+            "(set use_tls or use_ssl with a trusted certificate, or allow_insecure_auth: true)",
+          { permanent: true },
+        );
+      }
       const reason = delivery.signal.aborted ? abortReason(delivery.signal) : ((error as Error).message ?? String(error));
       throw new DeliveryError(redact(`${where}: ${reason.replace(/\s+/g, " ").trim()}`, secrets));
     } finally {
@@ -85,6 +102,12 @@ export const email: NotificationType<EmailConfiguration> = {
     }
   },
 };
+
+/** nodemailer's error when STARTTLS was required and the server refused or did not offer it. */
+function isStarttlsRefused(error: unknown): boolean {
+  const { code, command } = error as { code?: string; command?: string };
+  return code === "ETLS" && command === "STARTTLS" && /^Error upgrading connection with STARTTLS/.test((error as Error).message);
+}
 
 function smtpPort(config: EmailConfiguration): number {
   return config.port ?? (config.use_ssl ? 465 : config.use_tls ? 587 : 25);

@@ -1,6 +1,9 @@
 import { Agent, request, type Dispatcher } from "undici";
 import { sliceCodePoints, storableText } from "../text.js";
+import { displayUrl, isSecretEntry, redact, urlSecrets } from "../redact.js";
 import { DeliveryError } from "./type.js";
+
+export { displayUrl, redact } from "../redact.js";
 
 /** Redirects followed before an attempt fails (python-requests follows 30; a webhook needs few). */
 export const MAX_REDIRECTS = 5;
@@ -68,16 +71,16 @@ export async function closeHttpPools(): Promise<void> {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Header names whose values are treated as secrets in errors and masked views. */
-export const SENSITIVE_NAME = /auth|token|key|secret|password|passwd|cookie|session|signature/i;
 
-/** Authorization, cookies, API keys…: not sent on to another origin. */
-function isCredentialHeader(name: string): boolean {
-  return name !== "idempotency-key" && SENSITIVE_NAME.test(name);
+/** A redirect stays with the configured server: the same origin, or the same host moved to https. */
+function sameOriginOrUpgrade(from: URL, to: URL): boolean {
+  if (to.origin === from.origin) return true;
+  return from.protocol === "http:" && to.protocol === "https:" && to.hostname === from.hostname;
 }
 
 /**
- * Sends one HTTP request, following at most MAX_REDIRECTS redirects. Resolves with a status
+ * Sends one HTTP request, following at most MAX_REDIRECTS redirects within its origin (or to
+ * https on the same host); a redirect to another origin or from https to http fails, permanent. Resolves with a status
  * below 400; throws DeliveryError otherwise (status code plus a short excerpt of the response),
  * and on network errors, timeouts and aborts. No error message contains a credential: URLs are
  * shown without user info and query, and every secret of the request is blotted out.
@@ -124,9 +127,13 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
       const next = parseUrl(location, url);
       next.username = "";
       next.password = "";
-      if (next.origin !== url.origin) {
-        // Credentials are for the origin they were configured for, never for where it points.
-        headers = Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredentialHeader(name)));
+      // The request (a routing key in its body, credentials in its headers) is for the origin it
+      // was configured for: never re-sent elsewhere, nor over plain HTTP.
+      if (url.protocol === "https:" && next.protocol === "http:") {
+        fail(`${shown()}: redirected from https to http (${displayUrl(next.href)}), not followed`, true);
+      }
+      if (!sameOriginOrUpgrade(url, next)) {
+        fail(`${shown()}: redirected to another origin (${displayUrl(next.href)}), not followed: configure the URL it points to`, true);
       }
       // As browsers and fetch: 303 becomes a GET, and so do 301/302 answering a POST.
       if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")) {
@@ -146,7 +153,8 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
       return fail(`${shown()}: HTTP ${response.statusCode}, reading the response failed: ${describeFailure(error, options.signal)}`);
     }
     if (response.statusCode >= 400) {
-      throw new DeliveryError(redact(`${shown()}: HTTP ${response.statusCode}: ${excerpt(text)}`, secrets()), {
+      // Blotted out before the excerpt is cut, so no cut secret leaves its first characters.
+      throw new DeliveryError(redact(`${shown()}: HTTP ${response.statusCode}: ${excerpt(redact(text, secrets()))}`, secrets()), {
         permanent: isPermanentStatus(response.statusCode),
         httpStatus: response.statusCode,
         retryAfterSeconds: retryAfterSeconds(response.headers["retry-after"]),
@@ -167,26 +175,6 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
 /** `path` (starting with "/") under a configured base URL, whether or not the base ends in "/". */
 export function urlUnder(base: string, path: string): string {
   return `${base.replace(/\/+$/, "")}${path}`;
-}
-
-/** A URL safe to print: no user info, no query or fragment, long token-like path segments masked. */
-export function displayUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return "(invalid URL)";
-  }
-  const path = url.pathname
-    .split("/")
-    .map((segment) => (looksLikeToken(segment) ? "…" : segment))
-    .join("/");
-  return `${url.protocol}//${url.host}${path}${url.search ? "?…" : ""}`;
-}
-
-/** Slack/Discord-style hook paths carry their secret in a segment: long, mixed letters and digits. */
-function looksLikeToken(segment: string): boolean {
-  return segment.length >= 16 && /[A-Za-z]/.test(segment) && /[0-9]/.test(segment) && /^[A-Za-z0-9_\-.~%]+$/.test(segment);
 }
 
 /**
@@ -221,16 +209,6 @@ export function excerpt(text: string): string {
   if (!flat) return "(empty response)";
   const quoted = sliceCodePoints(flat, ERROR_EXCERPT_CHARS);
   return quoted === flat && text.length > ERROR_EXCERPT_CHARS * 4 ? `${flat}…` : quoted;
-}
-
-/** Replaces every occurrence of each secret (raw and URL-encoded) with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) {
-    if (!secret) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) result = result.split(form).join("***");
-  }
-  return result;
 }
 
 function parseUrl(raw: string, base?: URL): URL {
@@ -278,13 +256,10 @@ function collectSecrets(options: HttpRequest, basicAuth: HttpRequest["basicAuth"
     secrets.push(basicAuth.password, Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString("base64"));
   }
   for (const [name, value] of Object.entries(options.headers ?? {})) {
-    if (SENSITIVE_NAME.test(name) && value) secrets.push(value);
+    if (value && isSecretEntry(name, value)) secrets.push(value);
   }
-  try {
-    for (const value of new URL(rawUrl).searchParams.values()) if (value.length >= 4) secrets.push(value);
-  } catch {
-    // an invalid URL is reported by parseUrl
-  }
+  // User info, query values and hook path tokens, which a receiver's error page may echo.
+  secrets.push(...urlSecrets(rawUrl));
   // Longest first, so a secret containing another is blotted out whole.
   return secrets.filter(Boolean).sort((a, b) => b.length - a.length);
 }

@@ -1,7 +1,7 @@
 import { awssns } from "./awssns.js";
 import { email } from "./email.js";
 import { grafana } from "./grafana.js";
-import { SENSITIVE_NAME } from "./http.js";
+import { isSecretEntry, MASK, maskUrl, SENSITIVE_NAME } from "../redact.js";
 import { irc } from "./irc.js";
 import { mattermost } from "./mattermost.js";
 import { pagerduty } from "./pagerduty.js";
@@ -30,14 +30,18 @@ export const notificationTypes: Record<NotificationTypeName, NotificationType> =
   teams,
 };
 
-/** Shown in place of a secret value. */
-export const MASK = "********";
+export { MASK } from "../redact.js";
 
 /**
  * A copy of a configuration fit for display (CLI, explain, web view): the type's secret keys
  * are masked, and so are entries of nested objects (webhook `headers`) whose names look secret
- * (Authorization, X-Api-Key…). Unknown types mask every nested secret-looking name too.
+ * (Authorization, X-Api-Key…). Unknown types mask every nested secret-looking name too. Every
+ * other URL value shows without its user info, query values and hook path tokens (maskUrl).
  */
+function maskUrlValue(value: unknown): unknown {
+  return typeof value === "string" ? maskUrl(value) : value;
+}
+
 export function maskSecrets(type: string, configuration: unknown): unknown {
   if (typeof configuration !== "object" || configuration === null || Array.isArray(configuration)) return configuration;
   const known = notificationTypes[type as NotificationTypeName];
@@ -48,10 +52,10 @@ export function maskSecrets(type: string, configuration: unknown): unknown {
       masked[key] = value == null || value === "" ? value : MASK;
     } else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       masked[key] = Object.fromEntries(
-        Object.entries(value).map(([name, inner]) => [name, SENSITIVE_NAME.test(name) && inner != null && inner !== "" ? MASK : inner]),
+        Object.entries(value).map(([name, inner]) => [name, isSecretEntry(name, inner) && inner != null && inner !== "" ? MASK : maskUrlValue(inner)]),
       );
     } else {
-      masked[key] = value;
+      masked[key] = Array.isArray(value) ? value.map(maskUrlValue) : maskUrlValue(value);
     }
   }
   return masked;

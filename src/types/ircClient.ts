@@ -44,6 +44,12 @@ const PRIVMSG_ERRORS = ["401", "403", "404", "407", "411", "412", "413", "414"];
 const REALNAME = "pg-job-notifier";
 /** A PRIVMSG line must fit the 512-byte limit with the prefix the server adds when relaying. */
 const MAX_TEXT_BYTES = 400;
+/**
+ * The longest line taken from a server, in characters: 512 (RFC 1459) plus 8191 of IRCv3 message
+ * tags. A longer one (or a line that never ends) fails the connection, so the receive buffer
+ * holds at most this much.
+ */
+export const MAX_RECEIVED_LINE_CHARS = 8_703;
 
 interface Waiter {
   match: (message: IrcMessage) => boolean;
@@ -249,12 +255,27 @@ export class IrcConnection {
     this.socket.destroy();
   }
 
+  /**
+   * Runs in the socket's "data" handler, where a throw would be uncaught and end the process:
+   * whatever the server sends, a problem fails this connection (and so this attempt) instead.
+   */
   private receive(chunk: string): void {
-    this.buffered += chunk;
-    let end: number;
-    while ((end = this.buffered.search(/\r?\n/)) >= 0) {
-      const line = this.buffered.slice(0, end);
-      this.buffered = this.buffered.slice(this.buffered[end] === "\r" ? end + 2 : end + 1);
+    try {
+      this.takeLines(chunk);
+    } catch (error) {
+      this.abandon(new IrcError(`unusable data from the server: ${(error as Error).message}`));
+    }
+  }
+
+  private takeLines(chunk: string): void {
+    // CR LF ends a line (RFC 1459 §2.3); a lone CR or LF is taken as an end too, never as content.
+    const lines = (this.buffered + chunk).split(/\r\n|\r|\n/);
+    this.buffered = lines.pop() ?? "";
+    for (const raw of lines) {
+      if (this.closedError) return;
+      if (raw.length > MAX_RECEIVED_LINE_CHARS) return this.tooLong();
+      // NUL is not allowed in a message: dropped, so nothing echoed back (PONG) can carry it.
+      const line = raw.replace(/\0/g, "");
       if (line === "") continue;
       const message = parseIrcLine(line);
       if (message.command === "PING") this.send("PONG", ...message.params);
@@ -264,6 +285,18 @@ export class IrcConnection {
       for (const listener of this.listeners) listener(message);
       for (const waiter of [...this.waiters]) if (waiter.match(message)) waiter.resolve(message);
     }
+    if (this.buffered.length > MAX_RECEIVED_LINE_CHARS) this.tooLong();
+  }
+
+  private tooLong(): void {
+    this.buffered = "";
+    this.abandon(new IrcError(`the server sent a line longer than ${MAX_RECEIVED_LINE_CHARS} characters`));
+  }
+
+  /** Fails whatever waits and closes the connection. */
+  private abandon(error: Error): void {
+    this.fail(error);
+    this.socket.destroy();
   }
 
   private fail(error: Error): void {

@@ -1,0 +1,15 @@
+--! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
+--! Hash: sha1:9a2baa21443cf0f0f753d20edcfc257d33ec734c
+--! Message: email allow_insecure_auth key
+
+-- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
+-- neither use_tls nor use_ssl, the service now sends SMTP AUTH only after STARTTLS with a verified
+-- certificate; this key lets a template opt back into AUTH over plain text (a relay on a trusted
+-- network). One row of data: the validation trigger reads notification_type_keys as it is.
+--
+-- Locks: ROW EXCLUSIVE on notifier.notification_type_keys (a table only migrations write).
+
+insert into notifier.notification_type_keys
+  (notification_type, key, value_type, required, secret, allowed_values) values
+  ('email', 'allow_insecure_auth', 'boolean', false, false, null)
+on conflict (notification_type, key) do nothing;
