@@ -172,6 +172,18 @@ describe("templates test", () => {
     expect(failed.stderr + failed.stdout).not.toContain(PASSWORD);
   });
 
+  it("--trigger approval renders a workflow approval's decision with AWX's message or the template's", async () => {
+    const receiver = await HttpReceiver.start();
+    await cli([
+      "templates", "add", "--name", "approvals-hook", "--type", "webhook", "--config", JSON.stringify({ url: `${receiver.url}/a` }),
+      "--messages", JSON.stringify({ workflow_approval: { approved: { body: '{"text": {{ approval_node_name | json }}, "state": "{{ approval_status }}"}' } } }),
+    ]);
+    const result = await cli(["templates", "test", "approvals-hook", "--trigger", "approval"]);
+    expect(result.stderr).toBe("");
+    const [request] = await receiver.waitForRequests(1);
+    expect(JSON.parse(request!.body)).toEqual({ text: "pg-job-notifier test message", state: "approved" });
+  });
+
   it("fails with exit 1 when the receiver is unreachable", async () => {
     const result = await cli(["templates", "test", "ops-hook"]);
     expect(result.code).toBe(1);

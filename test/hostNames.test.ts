@@ -60,3 +60,21 @@ test("the final notification's snapshot carries the names", async () => {
   const { rows } = await db.query("select job_snapshot from notifier.notifications where job_id = $1", [id]);
   expect(rows.map((row) => row.job_snapshot.host_names)).toEqual([{ ok: ["a"], failures: ["b"] }]);
 });
+
+test("the trigger's one-pass counts equal notifier.host_status_counts_from_stats", async () => {
+  const events = [
+    { ok: { h1: 1, h2: 1 }, changed: { h2: 1 }, failures: { h3: 1 }, skipped: { h4: 1 } },
+    { skipped: { a: 1 }, ok: { a: 1 }, changed: { a: 1 }, failures: { a: 1 }, dark: { a: 1 } },
+    { ok: ["a", "b"], changed: ["b"], dark: { c: 0 } },
+    { ok: 5, changed: "a", failures: null },
+    {},
+    { failures: Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`h${i}`, 1])) },
+  ];
+  for (const event of events) {
+    const { rows } = await db.query(
+      "select (notifier.host_buckets_from_stats($1::jsonb)).counts as one_pass, notifier.host_status_counts_from_stats($1::jsonb) as counts",
+      [JSON.stringify(event)],
+    );
+    expect(rows[0].one_pass, JSON.stringify(event)).toEqual(rows[0].counts);
+  }
+});

@@ -1,5 +1,5 @@
 --! Previous: sha1:4ba666be0c4e2bb18763a7dbf156ca6949667ba7
---! Hash: sha1:1be8e5b892460aa0b783085107e99b7c746844a4
+--! Hash: sha1:71e94688e496dda6f28a848bb91812e46202fa32
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a
@@ -25,11 +25,13 @@ comment on column notifier.jobs.host_names is
 -- The host may write the names itself when it sets host_status_counts directly.
 grant insert (host_names), update (host_names) on notifier.jobs to ":NOTIFIER_HOST_ROLE";
 
--- Host names per bucket from a playbook_on_stats event_data, with the bucket assignment of
--- notifier.host_status_counts_from_stats (the last of skipped, ok, changed, failures, dark that
--- names a host wins): {"failures": ["h3"], "ok": ["h1"], …}, sorted, at most `per_bucket` names
--- per bucket; buckets with no host are left out; {} when no host at all.
-create function notifier.host_names_from_stats(event_data jsonb, per_bucket integer default 100) returns jsonb
+-- Host counts and host names per bucket from a playbook_on_stats event_data, in one pass over its
+-- hosts (the wrapup UPDATE runs in the callback receiver's transaction: one pass, not two).
+-- Each host is assigned the last of skipped, ok, changed, failures, dark that names it (as
+-- notifier.host_status_counts_from_stats does, which gives the same counts); names are sorted,
+-- at most `per_bucket` per bucket. Buckets with no host are left out of both; {} when no host.
+create function notifier.host_buckets_from_stats(event_data jsonb, per_bucket integer default 100,
+                                                 out counts jsonb, out names jsonb)
 language sql immutable parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
@@ -50,29 +52,32 @@ as $$
   last_bucket as (
     select distinct on (host) host, bucket from named order by host, precedence desc
   ),
-  ranked as (
-    select host, bucket, row_number() over (partition by bucket order by host collate "C") as rank
-    from last_bucket
+  per_bucket as (
+    select bucket,
+           count(*) as hosts,
+           (array_agg(host order by host collate "C"))[1:per_bucket] as first_names
+      from last_bucket group by bucket
   )
-  select coalesce(jsonb_object_agg(bucket, names), '{}'::jsonb)
-  from (select bucket, jsonb_agg(host order by host collate "C") as names
-          from ranked where rank <= per_bucket group by bucket) per_bucket
+  select coalesce(jsonb_object_agg(bucket, hosts), '{}'::jsonb),
+         coalesce(jsonb_object_agg(bucket, to_jsonb(first_names)), '{}'::jsonb)
+    from per_bucket
 $$;
 
-comment on function notifier.host_names_from_stats(jsonb, integer) is
-  'Host names per bucket of a playbook_on_stats event_data (sorted, at most per_bucket each), '
-  'assigned to buckets as host_status_counts_from_stats counts them.';
+comment on function notifier.host_buckets_from_stats(jsonb, integer) is
+  'Host counts (as host_status_counts_from_stats) and host names (sorted, at most per_bucket '
+  'each) per bucket of a playbook_on_stats event_data, in one pass.';
 
 create or replace function notifier.tg_job_events__apply_wrapup() returns trigger
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  counts jsonb := case when new.event = 'EOF' then '{}'::jsonb
-                       else notifier.host_status_counts_from_stats(new.event_data) end;
-  names jsonb := case when new.event = 'EOF' then null
-                      else notifier.host_names_from_stats(new.event_data) end;
+  counts jsonb := '{}'::jsonb;
+  names jsonb;
 begin
+  if new.event <> 'EOF' then
+    select b.counts, b.names into counts, names from notifier.host_buckets_from_stats(new.event_data) b;
+  end if;
   -- Only the job's own wrapup event counts (an EOF saved for a playbook job is not its wrapup).
   -- The UPDATE takes the job's row lock: if the status writer holds it, this waits, then sees
   -- the status writer's committed row; the decision triggers on notifier.jobs take it from there

@@ -253,7 +253,8 @@ async function sendTestMessage(template: TemplateDetails, trigger: Trigger, urlB
     configuration: template.configuration,
     messages: template.messages,
     trigger,
-    job: { ...sampleJob(), status },
+    // The approval trigger is a workflow approval's decision: render it for one (approved).
+    job: { ...sampleJob(), status, ...(trigger === "approval" ? { kind: "workflow_approval" as const } : {}) },
     urlBase,
     rendered: null,
     deliveredTargets: [],

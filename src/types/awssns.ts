@@ -1,4 +1,4 @@
-import { PublishCommand, SNSClient, SNSServiceException, type SNSClientConfig } from "@aws-sdk/client-sns";
+import type { SNSClient, SNSClientConfig } from "@aws-sdk/client-sns";
 import { DEFAULT_JSON_BODY, DEFAULT_MESSAGE } from "../render/defaults.js";
 import { abortReason, displayUrl, redact } from "./http.js";
 import { declareKeys, fromKeys, TIMEOUT_KEY, type ConfigurationOf } from "./keys.js";
@@ -65,7 +65,9 @@ export const awssns: NotificationType<AwssnsConfiguration> = {
     };
     const where = `SNS ${config.sns_topic_arn}`;
     const secrets = [config.aws_secret_access_key ?? "", config.aws_session_token ?? ""];
-    const client = clientFor(options);
+    // Loaded on first use: the SDK takes ~0.5 s to import, which no other command should pay.
+    const { PublishCommand, SNSClient, SNSServiceException } = await import("@aws-sdk/client-sns");
+    const client = clientFor(options, SNSClient);
     const command = new PublishCommand({
       TopicArn: config.sns_topic_arn,
       Message: delivery.body || delivery.subject,
@@ -110,7 +112,7 @@ const MAX_CLIENTS = 32;
 const clients = new Map<string, SNSClient>();
 
 /** A client for these options, reused across rows so its keep-alive (TLS) connection to SNS is too. */
-function clientFor(options: SNSClientConfig): SNSClient {
+function clientFor(options: SNSClientConfig, Client: typeof SNSClient): SNSClient {
   const key = JSON.stringify(options);
   let client = clients.get(key);
   if (!client) {
@@ -119,7 +121,7 @@ function clientFor(options: SNSClientConfig): SNSClient {
       clients.delete(oldestKey);
       oldest.destroy();
     }
-    client = new SNSClient(options);
+    client = new Client(options);
     clients.set(key, client);
   }
   return client;

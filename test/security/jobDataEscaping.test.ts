@@ -39,6 +39,13 @@ describe("custom JSON bodies with job data inside string literals", () => {
     expect(JSON.parse(body!)).toEqual({ a: ['"a"b"'], b: { c: 'successful-A"B' } });
   });
 
+  it("escapes outputs inside tags' branches and {% echo %}, and leaves {{ x | raw }} to the author", async () => {
+    const source = '{"a": "{% if job.id %}{{ job.name }}{% endif %}", "b": "{% for t in job.extra.tags %}{{ t }},{% endfor %}",' +
+      ' "c": "{% echo job.name %}", "d": "{{ job.extra.fragment | raw }}"}';
+    const { body } = await render("webhook", "body", source, { name: 'q"', extra: { tags: ['x"', "y"], fragment: '\\"ok\\"' } });
+    expect(JSON.parse(body!)).toEqual({ a: 'q"', b: 'x",y,', c: 'q"', d: '"ok"' });
+  });
+
   it("leaves outputs outside strings as they are ({{ x | json }})", async () => {
     const source = '{"name": {{ job.name | json }}, "extra": {{ job.extra | json }}, "n": {{ job.id }}}';
     const { body } = await render("webhook", "body", source, { name: 'x", "y": "z', extra: { k: 'v"' } });

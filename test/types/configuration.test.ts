@@ -24,7 +24,7 @@ async function insertTemplate(type: string, configuration: unknown): Promise<voi
 /** Every key set: what the README's examples show. */
 const fullConfigurations: Record<NotificationTypeName, Record<string, unknown>> = {
   email: {
-    host: "smtp.example.com", port: 587, username: "awx", password: "smtp-password", use_tls: true, use_ssl: false,
+    host: "smtp.example.com", port: 587, username: "awx", password: "smtp-password", use_tls: true, use_ssl: false, allow_insecure_auth: false,
     sender: "awx@example.com", recipients: ["ops@example.com"], timeout: 30,
   },
   webhook: {

@@ -134,3 +134,36 @@ describe("failed hosts in the default messages", () => {
     await service.waitForExit();
   });
 });
+
+describe("workflow approvals through the delivery service", () => {
+  // The rows SQL creates for approvals (migrations of the approvals protocol) are written here as
+  // notifier.create_notifications writes them: a `started` row whose snapshot is the approval.
+  it("sends a waiting approval's started row with AWX's running message", async () => {
+    const hook = await HttpReceiver.start();
+    const { rows: [template] } = await db.query(
+      "insert into notifier.notification_templates (name, notification_type, notification_configuration) values ('e2e approvals', 'webhook', $1) returning id",
+      [JSON.stringify({ url: `${hook.url}/approvals` })],
+    );
+    const { rows: [job] } = await db.query("insert into notifier.jobs (name, status) values ('Deploy to prod?', 'new') returning id, created_at");
+    const snapshot = {
+      id: Number(job.id), kind: "workflow_approval", name: "Deploy to prod?", job_template_id: null, organization_id: null, status: "running",
+      wrapup_dispatched: false, host_status_counts: null, extra: { workflow_job_id: 900 }, created_at: job.created_at, started_at: job.created_at,
+      finished_at: null, wrapup_expired_at: null, timed_out: false,
+    };
+    await db.query(
+      "insert into notifier.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot) values ($1, $2, 'started', 'webhook', $3)",
+      [job.id, template.id, JSON.stringify(snapshot)],
+    );
+    const service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_URL_BASE: URL_BASE } });
+    const [request] = await hook.waitForRequests(1);
+    await waitUntilSettled(db, 60_000);
+    const { rows: [row] } = await db.query("select status, subject from notifier.notifications where job_id = $1", [job.id]);
+    expect(row).toEqual({
+      status: "successful",
+      subject: `The approval node 'Deploy to prod?' needs review. This node can be viewed at: ${URL_BASE}/jobs/workflow_job/900`,
+    });
+    expect(JSON.parse(request!.body)).toMatchObject({ kind: "workflow_approval", status: "running", timed_out: false });
+    service.kill();
+    await service.waitForExit();
+  });
+});
