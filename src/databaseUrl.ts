@@ -15,6 +15,9 @@ export const APPLICATION_NAMES = {
   listen: "pg-job-notifier/listen",
   sleepLock: "pg-job-notifier/sleep-lock",
   migrate: "pg-job-notifier/migrate",
+  /** `start --demo`'s two job writers. */
+  demoStatusWriter: "pg-job-notifier/demo-status-writer",
+  demoWrapupWriter: "pg-job-notifier/demo-wrapup-writer",
 } as const;
 export type ApplicationName = (typeof APPLICATION_NAMES)[keyof typeof APPLICATION_NAMES];
 
