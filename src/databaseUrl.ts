@@ -15,6 +15,9 @@ export const APPLICATION_NAMES = {
   listen: "pg-job-notifier/listen",
   sleepLock: "pg-job-notifier/sleep-lock",
   migrate: "pg-job-notifier/migrate",
+  /** `start --demo`'s two job writers. */
+  demoStatusWriter: "pg-job-notifier/demo-status-writer",
+  demoWrapupWriter: "pg-job-notifier/demo-wrapup-writer",
 } as const;
 export type ApplicationName = (typeof APPLICATION_NAMES)[keyof typeof APPLICATION_NAMES];
 
@@ -37,8 +40,9 @@ interface Tls {
 }
 
 /**
- * Validates a libpq connection URI (postgres:// or postgresql://) and returns it unchanged.
- * The error names the setting and never echoes the value, which may hold a password.
+ * Validates a libpq connection URI (postgres:// or postgresql://), including its TLS parameters
+ * (sslmode, sslrootcert, sslcert, sslkey), and returns it unchanged. The error names the setting
+ * and never echoes the value, which may hold a password.
  */
 export function parseDatabaseUrl(value: string | undefined, setting = "DATABASE_URL"): string {
   if (!value) throw new UsageError(`${setting} is not set (a postgres:// connection string is required)`);
@@ -117,10 +121,11 @@ export function connectionConfig(url: string, application: ApplicationName): pg.
  * parameters and the TLS options, from connectionConfig, to pass beside it.
  */
 export function slonikConnection(url: string, application: ApplicationName): { uri: string; ssl: ConnectionOptions | undefined } {
-  const parsed = new URL(connectionString(url, application));
-  for (const name of TLS_PARAMETERS) parsed.searchParams.delete(name);
-  const { ssl } = connectionConfig(url, application);
-  return { uri: parsed.toString(), ssl: ssl === true ? {} : ssl || undefined };
+  const driverUrl = connectionString(url, application);
+  const { ssl } = parseIntoClientConfig(driverUrl);
+  const withoutTls = new URL(driverUrl);
+  for (const name of TLS_PARAMETERS) withoutTls.searchParams.delete(name);
+  return { uri: withoutTls.toString(), ssl: ssl === true ? {} : ssl || undefined };
 }
 
 /** The same server as `url`, another database. */

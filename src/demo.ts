@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { APPLICATION_NAMES, connectionConfig } from "./databaseUrl.js";
 import { DEFAULT_REFRESH_SECONDS } from "./web/page.js";
 
 /** Settings of `start --demo`. */
@@ -39,8 +40,8 @@ export interface Demo {
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const receiver = await startReceiver(print);
-  const statusWriter = new pg.Client({ connectionString: options.databaseUrl, application_name: "demo status writer" });
-  const wrapupWriter = new pg.Client({ connectionString: options.databaseUrl, application_name: "demo wrapup writer" });
+  const statusWriter = new pg.Client(connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoStatusWriter));
+  const wrapupWriter = new pg.Client(connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoWrapupWriter));
   const stopping = new AbortController();
   // Ctrl-C in a terminal also reaches an embedded PostgreSQL, which may close these connections
   // before stop() is called: stop playing, quietly.

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { appendFile, chown, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -7,6 +7,7 @@ import {
   APPLICATION_NAMES, connectionConfig, connectionString, parseDatabaseUrl, slonikConnection, SSL_MODES, type SslMode,
 } from "../src/databaseUrl.js";
 import { createDatabasePool, sql } from "../src/db.js";
+import { startEmbeddedPostgres, type EmbeddedServer } from "../src/embedded.js";
 import { createLogger } from "../src/logger.js";
 import { runMigrations } from "../src/migrate.js";
 import { Listener } from "../src/services/listener.js";
@@ -166,4 +167,91 @@ describe("application_name", () => {
     await blocker.query("rollback");
     await migrating;
   });
+});
+
+describe("against a server with TLS", () => {
+  let server: EmbeddedServer;
+  let tlsCa: string;
+  let otherCa: string;
+  beforeAll(async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), "pg-job-notifier-tls-server-"));
+    afterFile(() => rm(folder, { recursive: true, force: true }));
+    const dataDir = path.join(folder, "data");
+    // Made first without TLS, then given a key, a certificate for 127.0.0.1 and localhost, and a
+    // second loopback address the certificate does not name.
+    const made = await startEmbeddedPostgres({ dataDir, persistent: true });
+    await made.stop();
+    const certificate = await selfSignedCertificate();
+    const owner = await stat(dataDir);
+    for (const [file, content] of [["server.key", certificate.key], ["server.crt", certificate.cert]] as const) {
+      await writeFile(path.join(dataDir, file), content, { mode: 0o600 });
+      await chown(path.join(dataDir, file), owner.uid, owner.gid);
+    }
+    await appendFile(path.join(dataDir, "pg_hba.conf"), "\nhost all all 127.0.0.2/32 scram-sha-256\n");
+    server = await startEmbeddedPostgres({
+      dataDir, persistent: false, settings: { ssl: "on", listen_addresses: "127.0.0.1,127.0.0.2" },
+    });
+    afterFile(() => server.stop());
+    await runMigrations(server.url); // the sleep lock's functions
+    tlsCa = path.join(folder, "ca.pem");
+    await writeFile(tlsCa, certificate.cert);
+    otherCa = path.join(folder, "other-ca.pem");
+    await writeFile(otherCa, (await selfSignedCertificate()).cert);
+  });
+
+  function tlsUrl(mode: string, options: { ca?: string; host?: string } = {}): string {
+    const target = new URL(server.url);
+    if (options.host) target.hostname = options.host;
+    target.searchParams.set("sslmode", mode);
+    if (options.ca) target.searchParams.set("sslrootcert", options.ca);
+    return target.toString();
+  }
+
+  /** Whether each named connection of this server uses TLS, as pg_stat_ssl says. */
+  async function tlsOfConnections(): Promise<Record<string, boolean>> {
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        `select a.application_name, bool_and(s.ssl) as ssl from pg_stat_activity a join pg_stat_ssl s using (pid)
+          where a.application_name like 'pg-job-notifier/%' group by 1`);
+      return Object.fromEntries(rows.map((row) => [row.application_name, row.ssl]));
+    } finally {
+      await client.end();
+    }
+  }
+
+  it.each([
+    ["require", {}],
+    ["require", { ca: "tls" }],
+    ["verify-ca", { ca: "tls" }],
+    ["verify-ca", { ca: "tls", host: "127.0.0.2" }],
+    ["verify-full", { ca: "tls" }],
+  ])("%s %j: every connection connects, over TLS", async (mode, options) => {
+    const target = tlsUrl(mode, withCa(options));
+    for (const [name, open] of Object.entries(opens)) await expect(open(target), name).resolves.toBeUndefined();
+    // A pool kept open shows its TLS in pg_stat_ssl.
+    const pool = await createDatabasePool(target, { maximumPoolSize: 1 });
+    await pool.query(sql.unsafe`select 1`);
+    expect((await tlsOfConnections())[APPLICATION_NAMES.pool]).toBe(true);
+    await pool.end();
+  });
+
+  it.each([
+    ["verify-full", { ca: "other" }, /self[- ]signed certificate|unable to verify/],
+    ["verify-ca", { ca: "other" }, /self[- ]signed certificate|unable to verify/],
+    ["verify-full", { ca: "tls", host: "127.0.0.2" }, /does not match certificate's altnames/],
+  ])("%s %j: every connection refuses the server, in one line", async (mode, options, reason) => {
+    const target = tlsUrl(mode, withCa(options));
+    for (const [name, open] of Object.entries(opens)) {
+      const error = await open(target).then(() => null, (failure: Error) => failure);
+      expect(error?.message, name).toMatch(reason);
+      expect(error!.message.split("\n"), name).toHaveLength(1);
+    }
+  });
+
+  /** it.each's table is built before beforeAll made the files: "tls" (the server's CA) and "other" name them. */
+  function withCa(options: { ca?: string; host?: string }): { ca?: string; host?: string } {
+    return { ...options, ca: options.ca === "tls" ? tlsCa : options.ca === "other" ? otherCa : undefined };
+  }
 });

@@ -34,6 +34,9 @@ export default async function setup(project: TestProject) {
       persistent: false,
       // Durability is not under test here (crash tests start servers of their own).
       settings: { max_connections: 400, fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
+    }).catch(async (error: Error) => {
+      await rm(folder, { recursive: true, force: true });
+      throw error;
     });
     adminUrl = server.url;
     stopServer = async () => {

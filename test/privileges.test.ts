@@ -276,6 +276,7 @@ describe("the read-only role", () => {
        where p.pronamespace = 'notifier'::regnamespace and has_function_privilege(p.oid, 'execute')`);
     expect(callable.map((row) => row.function).sort()).toEqual([
       "notifier.is_final_status(text)",
+      "notifier.max_timeout_seconds()",
       "notifier.validate_notification_template(text,jsonb,jsonb)",
       "notifier.wrapup_event_of(text)",
     ]);

@@ -1,5 +1,5 @@
 --! Previous: sha1:e41985bac2f93d57670a2946dbe24cc30f4bec59
---! Hash: sha1:c4b930704a1574b02b3e692baf097ae48bf3cd87
+--! Hash: sha1:ac35c0d4ff7104193eb5eb20826bcaa94c002168
 --! Message: readonly masked templates
 
 -- The read-only role (DBAs, dashboards) reads no secret.
@@ -20,7 +20,9 @@
 --
 -- Locks: REVOKE/GRANT change catalog rows only; CREATE VIEW takes ACCESS SHARE on
 -- notifier.notification_templates and notifier.notification_type_keys (conflicts only with
--- ACCESS EXCLUSIVE).
+-- ACCESS EXCLUSIVE), waiting at most lock_timeout for it.
+
+set local lock_timeout = '5s';
 
 revoke select on notifier.notification_templates from ":NOTIFIER_READONLY_ROLE";
 grant select (id, name, notification_type, messages, created_at, modified_at)

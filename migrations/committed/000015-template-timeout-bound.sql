@@ -1,5 +1,5 @@
---! Previous: sha1:c4b930704a1574b02b3e692baf097ae48bf3cd87
---! Hash: sha1:1e4a73c0d682d4ed53d0802291f94b643f36feb9
+--! Previous: sha1:ac35c0d4ff7104193eb5eb20826bcaa94c002168
+--! Hash: sha1:31e09f5b005a55422d2f36c331eb271045882a34
 --! Message: template timeout bound
 
 -- A template's `timeout` is at most 2147483 seconds (about 24.8 days).
@@ -11,7 +11,10 @@
 -- (MAX_DURATION_SECONDS in src/config.ts, used by src/types/configuration.ts).
 --
 -- Locks: CREATE TRIGGER takes SHARE ROW EXCLUSIVE on notifier.notification_templates (written by
--- operators only, never by the host or the service) for the statement's duration.
+-- operators only, never by the host or the service) for the rest of the migration's
+-- transaction, waiting at most lock_timeout for it.
+
+set local lock_timeout = '5s';
 
 create function notifier.max_timeout_seconds() returns numeric
 language sql immutable parallel safe
