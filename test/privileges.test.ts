@@ -122,7 +122,7 @@ describe("a service login with traps in its pg_temp", () => {
     await plantTraps(service);
     const { rows } = await service.query("select notifier.expire_wrapups('0 seconds') as expired");
     expect(rows[0].expired).toBeGreaterThanOrEqual(1);
-    await service.query("select * from notifier.claim_due('trap', 10, '1 minute')");
+    await service.query("select * from notifier.claim_due('trap', 10, '1 minute', 5, null, '{}', '{}')");
     await service.query("select notifier.begin_listener_sleep(1000)");
     await service.query("select notifier.end_listener_sleep()");
     await service.query("select notifier.wake_listeners()");
@@ -249,7 +249,7 @@ describe("the read-only role", () => {
       "select to_jsonb(t) from notifier.notification_templates t",
       "select count(*) from notifier.notification_templates where notification_configuration ->> 'password' like 's%'",
       "copy notifier.notification_templates to stdout",
-      "select * from notifier.claim_due('readonly', 10, '1 minute')",
+      "select * from notifier.claim_due('readonly', 10, '1 minute', 5, null, '{}', '{}')",
       "explain (verbose) select notification_configuration from notifier.notification_templates",
     ];
     for (const statement of denied) {

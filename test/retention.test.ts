@@ -83,7 +83,7 @@ describe("purge", () => {
     await holder.query("begin");
     await holder.query("select 1 from notifier.notifications where job_id = $1 for update", [heldOk]);
     await claimer.query("begin");
-    const claimed = await claimer.query("select id from notifier.claim_due('retention-test', 100, '60 seconds')");
+    const claimed = await claimer.query("select id from notifier.claim_due('retention-test', 100, '60 seconds', 5, null, '{}', '{}')");
     expect(claimed.rowCount).toBeGreaterThan(0);
     await host.query("begin");
     const newJob = await insertJob(host, { status: "running", job_template_id: 7001, name: "written during the purge" });
@@ -108,7 +108,7 @@ describe("purge", () => {
       const job = await insertJob(writer, { status: "running", wrapup_dispatched: true, job_template_id: 7001 });
       await saveStatsEvent(writer, job);
       await setStatus(writer, job, "successful");
-      await writer.query("select * from notifier.claim_due('retention-test-2', 100, '60 seconds')");
+      await writer.query("select * from notifier.claim_due('retention-test-2', 100, '60 seconds', 5, null, '{}', '{}')");
     })());
     await purger.query("commit");
 
