@@ -161,11 +161,13 @@ describe("health", () => {
       )
       insert into notifier.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot, status)
       select id, $1, 'success', 'webhook', '{}', 'successful' from jobs`, [template]);
-    const waiting = await insertJob(db, { status: "running", wrapup_dispatched: true });
+    await addTemplate(db, "health-live", [{ trigger: "started", job_template_id: 9001 }]);
+    const waiting = await insertJob(db, { status: "running", wrapup_dispatched: true, job_template_id: 9001 }); // a pending started row
     await setStatus(db, waiting, "failed"); // final, its wrapup not processed yet
     await db.query("analyze notifier.notifications; analyze notifier.jobs");
 
     const health = await readHealth(pool);
+    expect(health.pending).toBe(await countOf("notifier.notifications", "status = 'pending'"));
     expect(health.pending).toBeGreaterThan(0);
     expect(health.pendingCapped).toBe(false);
     expect(health.oldestAwaitingWrapupSeconds).toBeGreaterThanOrEqual(0);
