@@ -165,10 +165,10 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
     }
     if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
       const file = currentMigrationFile;
-      const busy = file ? await describeBusyTables(connectionString, path.join(settings.migrationsFolder!, "committed", file)) : null;
+      const busy = file ? await describeWait(connectionString, path.join(settings.migrationsFolder!, "committed", file)) : null;
       throw new LockBusyError(
-        `lock timeout (${lockTimeoutSeconds}s NOTIFIER_LOCK_TIMEOUT): ${file ?? "a migration"} could not lock ` +
-          `${busy ?? "a table it changes"}; nothing of it was applied`,
+        `lock timeout (${lockTimeoutSeconds}s NOTIFIER_LOCK_TIMEOUT): ${file ?? "a migration"} ` +
+          `${busy ?? "could not lock a table it changes; nothing of it was applied"}`,
       );
     }
     throw error;
@@ -219,18 +219,18 @@ async function withClient<T>(connectionString: string, lockTimeout: string, work
 }
 
 /**
- * The existing tables a migration names that other sessions hold locks on, e.g.
- * "notifier.notifications (locked by pid 4242, idle in transaction for 63s)"; null if none is seen.
+ * What the migration waited for, as the rest of the sentence after its file name: the existing
+ * tables it names that other sessions hold locks on ("could not lock notifier.notifications
+ * (locked by pid 4242, idle in transaction for 63s); …"), or for a CREATE INDEX CONCURRENTLY,
+ * which waits for every older transaction, the oldest one; null when nothing is seen.
  */
-async function describeBusyTables(connectionString: string, file: string): Promise<string | null> {
+async function describeWait(connectionString: string, file: string): Promise<string | null> {
   const text = await readFile(file, "utf8").catch(() => "");
   const names = [...new Set([...text.matchAll(/\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b/g)].map((match) => match[1]!))];
-  if (names.length === 0) return null;
-  const { rows } = await withClient(connectionString, "0", (client) =>
-    client.query<{ relation: string; holders: string }>(
-      `select c.oid::regclass::text as relation,
-              string_agg(distinct format('pid %s, %s for %ss', a.pid, a.state,
-                                         coalesce(round(extract(epoch from now() - a.xact_start))::text, '?')), '; ') as holders
+  return withClient(connectionString, "0", async (client) => {
+    const holder = "format('pid %s, %s for %ss', a.pid, a.state, coalesce(round(extract(epoch from now() - a.xact_start))::text, '?'))";
+    const { rows } = await client.query<{ relation: string; holders: string }>(
+      `select c.oid::regclass::text as relation, string_agg(distinct ${holder}, '; ') as holders
          from unnest($1::text[]) as name
          join pg_catalog.pg_class c on c.oid = to_regclass(name)
          join pg_catalog.pg_locks l on l.relation = c.oid and l.granted
@@ -239,7 +239,15 @@ async function describeBusyTables(connectionString: string, file: string): Promi
           and c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
         group by c.oid`,
       [names],
-    ),
-  );
-  return rows.length === 0 ? null : rows.map((row) => `${row.relation} (locked by ${row.holders})`).join(", ");
+    );
+    if (rows.length > 0) return `could not lock ${rows.map((row) => `${row.relation} (locked by ${row.holders})`).join(", ")}; nothing of it was applied`;
+    if (!/create\s+(unique\s+)?index\s+concurrently/i.test(text)) return null;
+    const { rows: [oldest] } = await client.query<{ holder: string }>(
+      `select ${holder} as holder from pg_catalog.pg_stat_activity a
+        where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_xmin is not null
+        order by pg_catalog.age(a.backend_xmin) desc limit 1`,
+    );
+    return `waited for older transactions to end, as a concurrent index build does${oldest ? ` (oldest: ${oldest.holder})` : ""}; ` +
+      "the next migrate drops the invalid index it left and builds it again";
+  });
 }
