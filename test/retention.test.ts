@@ -6,7 +6,7 @@ import { removeTemplate } from "../src/sql/removeTemplate.js";
 import { afterFile } from "./helpers/afterFile.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { addTemplate, backendPid, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
-import { runCli } from "./helpers/service.js";
+import { runCli, ServiceProcess } from "./helpers/service.js";
 
 // Retention and the operations around it never wait for the host or the service, nor make them
 // wait (CONTRACT §9): purge under held rows, open claims and open host transactions; a template
@@ -125,6 +125,22 @@ describe("purge", () => {
     const result = await runCli(["purge"], { DATABASE_URL: url, NOTIFIER_RETENTION: "30d", NOTIFIER_FAILED_RETENTION: "90d" });
     expect(result).toEqual({ code: 0, stderr: "", stdout: "purged 2 notification rows, 0 job events, 0 removed templates\n" });
     expect(await countOf("notifier.notifications", "job_id = $1", [heldOk])).toBe(0);
+  });
+});
+
+describe("the service's periodic purge", () => {
+  test("deletes what is past the retention every NOTIFIER_PURGE_INTERVAL and logs the counts", async () => {
+    const own = await createTestDatabase();
+    const client = await connect(own);
+    await addTemplate(client, "periodic", [{ trigger: "started" }]);
+    const job = await insertJob(client, { status: "running" });
+    await client.query("update notifier.notifications set status = 'successful', created_at = now() - interval '2 days' where job_id = $1", [job]);
+    const service = await ServiceProcess.start({ databaseUrl: own, env: { NOTIFIER_PURGE_INTERVAL: "0.2", NOTIFIER_RETENTION: "1d" } });
+    const line = await service.waitForLog((entry) => entry.msg === "purged rows past their retention");
+    expect(line.deleted).toEqual({ notifications: 1, job_events: 0, templates: 0 });
+    expect((await client.query("select count(*)::int as n from notifier.notifications")).rows[0].n).toBe(0);
+    service.kill();
+    expect((await service.waitForExit()).code).toBe(0);
   });
 });
 
