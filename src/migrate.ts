@@ -81,6 +81,7 @@ export const DEFAULT_RETRY_WAIT_SECONDS = 10;
 const LOCK_NOT_AVAILABLE = "55P03";
 /** graphile-migrate's message when another `migrate` holds its advisory lock. */
 const MIGRATE_LOCK_BUSY = "Failed to get exclusive lock";
+const ANOTHER_MIGRATE = "another migrate is running on this database (graphile-migrate's advisory lock is taken)";
 
 export interface MigrateOptions {
   /**
@@ -142,6 +143,11 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
       say(`schema notifier is gone but graphile_migrate.migrations still listed ${forgotten} of its migrations: forgot them, installing again`);
     } else if (ledger.schemaPresent && ledger.ours.length === committed.length) {
       return null; // up to date: nothing for graphile-migrate to do, and no DDL rights needed
+    } else if (ledger.schemaPresent && ledger.ours.length === 0) {
+      throw new OperationError(
+        "schema notifier exists but graphile_migrate.migrations lists none of pg-job-notifier's migrations " +
+          "(a schema of that name made by something else, or a ledger emptied by hand); nothing was changed",
+      );
     }
     await dropInvalidIndexes(client, say);
     return ledger.exists;
@@ -161,7 +167,7 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
     return "applied";
   } catch (error) {
     if (error instanceof Error && error.message === MIGRATE_LOCK_BUSY) {
-      throw new LockBusyError("another migrate is running on this database (graphile-migrate's advisory lock is taken)");
+      throw new LockBusyError(ANOTHER_MIGRATE);
     }
     if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
       const file = currentMigrationFile;
@@ -185,7 +191,7 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
  */
 async function dropInvalidIndexes(client: pg.Client, say: (line: string) => void): Promise<void> {
   const { rows: [lock] } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [GRAPHILE_MIGRATE_LOCK]);
-  if (!lock!.locked) throw new LockBusyError("another migrate is running on this database (graphile-migrate's advisory lock is taken)");
+  if (!lock!.locked) throw new LockBusyError(ANOTHER_MIGRATE);
   try {
     const { rows } = await client.query<{ name: string }>(
       `select format('%I.%I', n.nspname, c.relname) as name

@@ -142,6 +142,30 @@ describe("graphile-migrate's ledger", () => {
     expect((await db.query("select filename from graphile_migrate.migrations")).rows).toEqual([{ filename: "000001.sql" }]);
   });
 
+  test("a schema notifier that the ledger knows nothing of: migrate refuses in one line and changes nothing", async () => {
+    const url = await createEmptyDatabase();
+    const db = await connect(url);
+    await db.query("create schema notifier; create table notifier.unrelated (id int)");
+    const before = await catalogSnapshot(db);
+    expect(await cli(url, ["migrate"])).toEqual({
+      code: 1, stdout: "",
+      stderr: "pg-job-notifier: schema notifier exists but graphile_migrate.migrations lists none of pg-job-notifier's migrations " +
+        "(a schema of that name made by something else, or a ledger emptied by hand); nothing was changed\n",
+    });
+    expect(await catalogSnapshot(db)).toEqual(before);
+  });
+
+  test("another migrate running (its advisory lock held): one line, worth a retry", async () => {
+    const url = await createEmptyDatabase();
+    const other = await connect(url);
+    await other.query("select pg_advisory_lock(4727445306447283)");
+    expect(await cli(url, ["migrate"])).toEqual({
+      code: 1, stdout: "", stderr: "pg-job-notifier: another migrate is running on this database (graphile-migrate's advisory lock is taken)\n",
+    });
+    await other.query("select pg_advisory_unlock(4727445306447283)");
+    expect((await cli(url, ["migrate"])).stdout).toBe("migrations applied\n");
+  });
+
   test("schema notifier dropped by hand, ledger left: migrate says so in one line and installs again", async () => {
     const url = await createTestDatabase();
     const db = await connect(url);
