@@ -8,6 +8,7 @@ import { Logger } from "@graphile/logger";
 import { migrate, type Settings } from "graphile-migrate";
 import { OperationError } from "./errors.js";
 import { foreignLedgerMessage, forgetOurMigrations, inspectLedger, readCommittedMigrations } from "./ledger.js";
+import { lockHolders, oldestSnapshotHolder } from "./lockHolders.js";
 
 /** The repository (or installed package) root, where `.gmrc` and `migrations/` live. */
 export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -78,7 +79,7 @@ export const DEFAULT_LOCK_TIMEOUT_SECONDS = 5;
 export const DEFAULT_RETRY_WAIT_SECONDS = 10;
 
 /** SQLSTATE lock_not_available: a statement gave up waiting at lock_timeout. */
-const LOCK_NOT_AVAILABLE = "55P03";
+export const LOCK_NOT_AVAILABLE = "55P03";
 /** graphile-migrate's message when another `migrate` holds its advisory lock. */
 const MIGRATE_LOCK_BUSY = "Failed to get exclusive lock";
 const ANOTHER_MIGRATE = "another migrate is running on this database (graphile-migrate's advisory lock is taken)";
@@ -234,26 +235,11 @@ async function describeWait(connectionString: string, file: string): Promise<str
   const text = await readFile(file, "utf8").catch(() => "");
   const names = [...new Set([...text.matchAll(/\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b/g)].map((match) => match[1]!))];
   return withClient(connectionString, "0", async (client) => {
-    const holder = "format('pid %s, %s for %ss', a.pid, a.state, coalesce(round(extract(epoch from now() - a.xact_start))::text, '?'))";
-    const { rows } = await client.query<{ relation: string; holders: string }>(
-      `select c.oid::regclass::text as relation, string_agg(distinct ${holder}, '; ') as holders
-         from unnest($1::text[]) as name
-         join pg_catalog.pg_class c on c.oid = to_regclass(name)
-         join pg_catalog.pg_locks l on l.relation = c.oid and l.granted
-         join pg_catalog.pg_stat_activity a on a.pid = l.pid
-        where l.pid <> pg_backend_pid()
-          and c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-        group by c.oid`,
-      [names],
-    );
-    if (rows.length > 0) return `could not lock ${rows.map((row) => `${row.relation} (locked by ${row.holders})`).join(", ")}; nothing of it was applied`;
+    const held = await lockHolders(client, names);
+    if (held.length > 0) return `could not lock ${held.join(", ")}; nothing of it was applied`;
     if (!/create\s+(unique\s+)?index\s+concurrently/i.test(text)) return null;
-    const { rows: [oldest] } = await client.query<{ holder: string }>(
-      `select ${holder} as holder from pg_catalog.pg_stat_activity a
-        where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_xmin is not null
-        order by pg_catalog.age(a.backend_xmin) desc limit 1`,
-    );
-    return `waited for older transactions to end, as a concurrent index build does${oldest ? ` (oldest: ${oldest.holder})` : ""}; ` +
+    const oldest = await oldestSnapshotHolder(client);
+    return `waited for older transactions to end, as a concurrent index build does${oldest ? ` (oldest: ${oldest})` : ""}; ` +
       "the next migrate drops the invalid index it left and builds it again";
   });
 }

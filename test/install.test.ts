@@ -101,6 +101,23 @@ describe("uninstall", () => {
     expect(await catalogSnapshot(db)).toEqual(before);
   });
 
+  test("a lock timeout (a long reader on notifier.jobs): one line naming the table and the reader, nothing removed", async () => {
+    const url = await createTestDatabase();
+    const [db, reader] = await Promise.all([connect(url), connect(url)]);
+    const { rows: [{ pid }] } = await reader.query("select pg_backend_pid() as pid");
+    await reader.query("begin");
+    await reader.query("select count(*) from notifier.jobs");
+    const before = await catalogSnapshot(db);
+    const result = await cli(url, ["uninstall", "--force", "--lock-timeout", "1s"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(
+      "^pg-job-notifier: lock timeout \\(1s NOTIFIER_LOCK_TIMEOUT\\): could not lock notifier\\.jobs " +
+        `\\(locked by pid ${pid}, idle in transaction for \\d+s\\); nothing was removed \\(stop the services, or run it again\\)\n$`,
+    ));
+    expect(await catalogSnapshot(db)).toEqual(before);
+    await reader.query("commit");
+  });
+
   test("--drop-roles drops the group roles too (roles of this test's own names)", async () => {
     const suffix = randomBytes(4).toString("hex");
     const roles = { NOTIFIER_HOST_ROLE: `prod_t_host_${suffix}`, NOTIFIER_SERVICE_ROLE: `prod_t_service_${suffix}`, NOTIFIER_READONLY_ROLE: `prod_t_readonly_${suffix}` };
