@@ -28,6 +28,7 @@ export async function uninstall(connectionString: string, options: UninstallOpti
   const client = new pg.Client({ connectionString });
   await client.connect();
   const lockTimeoutSeconds = options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
+  const done: string[] = []; // said once the transaction has committed
   try {
     const lockTimeout = `${Math.round(lockTimeoutSeconds * 1000)}ms`;
     await client.query("begin");
@@ -57,18 +58,19 @@ export async function uninstall(connectionString: string, options: UninstallOpti
       );
       for (const { statement } of triggers.rows) await client.query(statement);
       await client.query("drop schema notifier cascade");
-      say(`dropped schema notifier${triggers.rowCount ? ` and ${triggers.rowCount} trigger${triggers.rowCount === 1 ? "" : "s"} on host tables` : ""}`);
+      done.push(`dropped schema notifier${triggers.rowCount ? ` and ${triggers.rowCount} trigger${triggers.rowCount === 1 ? "" : "s"} on host tables` : ""}`);
     }
     const { rows: [{ ledger }] } = await client.query("select to_regclass('graphile_migrate.migrations') is not null as ledger");
     if (ledger) {
       const forgotten = await forgetOurMigrations(client, committed);
-      if (forgotten > 0) say(`deleted ${forgotten} rows of graphile_migrate.migrations`);
+      if (forgotten > 0) done.push(`deleted ${forgotten} rows of graphile_migrate.migrations`);
       if (await ledgerSchemaUnused(client)) {
         await client.query("drop schema graphile_migrate cascade");
-        say("dropped schema graphile_migrate (nothing else was in it)");
+        done.push("dropped schema graphile_migrate (nothing else was in it)");
       }
     }
     await client.query("commit");
+    done.forEach((line) => say(line));
   } catch (error) {
     await client.query("rollback").catch(() => {});
     if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
