@@ -86,7 +86,7 @@ async function seedTemplate(client: pg.Client, url: string): Promise<void> {
     const { rows } = await client.query<{ id: string }>(
       `insert into notifier.notification_templates (name, notification_type, notification_configuration)
        values ($1, 'webhook', jsonb_build_object('url', $2::text, 'timeout', 5))
-       on conflict (name) do update set notification_configuration = excluded.notification_configuration
+       on conflict (name) where removed_at is null do update set notification_configuration = excluded.notification_configuration
        returning id`,
       [DEMO_TEMPLATE_NAME, url],
     );

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Health } from "./sql/readHealth.js";
+import { PENDING_COUNT_CAP, type Health } from "./sql/readHealth.js";
 
 /** The service's Prometheus metrics, in a registry of its own (GET /metrics). */
 export interface ServiceMetrics {
@@ -16,28 +16,27 @@ export interface ServiceMetrics {
 }
 
 /**
- * `readHealth` (notifier.health(), index-backed and bounded) is asked once per scrape, by the
- * backlog gauge, which is registered before the other health gauges and sets them too; when the
- * database is unreachable they keep their last values rather than failing the whole scrape.
+ * `readHealth` (notifier.health(), index-backed and bounded) is asked once per scrape: the health
+ * gauges are collected at the same moment and share one reading. When the database is
+ * unreachable they keep their last values rather than failing the whole scrape.
  */
 export function createMetrics(readHealth: () => Promise<Health>): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const oldestDue = new Gauge({
-    name: "notifier_oldest_due_seconds", help: "Seconds since the pending row due longest ago became due (0: none due). Alert when it grows.",
-    registers: [],
-  });
-  const oldestAwaitingWrapup = new Gauge({
-    name: "notifier_oldest_awaiting_wrapup_seconds",
-    help: "Seconds since the oldest job still waiting for its wrapup event finished (0: none). Above the wrapup grace: the sweep is not running.",
-    registers: [],
-  });
-  const notificationQueueUsage = new Gauge({
-    name: "notifier_notification_queue_usage",
-    help: "pg_notification_queue_usage(): fraction of the instance-wide NOTIFY queue in use (shared with every LISTENer of the instance).",
-    registers: [],
-  });
-  const metrics = {
+  let reading: Promise<Health> | null = null;
+  const healthGauge = (name: string, help: string, value: (health: Health) => number) =>
+    new Gauge({
+      name, help, registers: [registry],
+      async collect() {
+        reading ??= readHealth().finally(() => (reading = null));
+        try {
+          this.set(value(await reading));
+        } catch {
+          // keep the last value: the scrape still reports everything else
+        }
+      },
+    });
+  return {
     registry,
     sent: new Counter({
       name: "notifier_notifications_sent_total", help: "Notifications delivered, by type.",
@@ -60,25 +59,16 @@ export function createMetrics(readHealth: () => Promise<Health>): ServiceMetrics
       labelNames: ["type", "outcome"], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60],
       registers: [registry],
     }),
-    backlog: new Gauge({
-      name: "notifier_backlog", help: "Pending notification rows in the database (claimed or not), counted up to 10000.",
-      registers: [registry],
-      async collect() {
-        try {
-          const health = await readHealth();
-          this.set(health.pending);
-          oldestDue.set(health.oldestDueSeconds);
-          oldestAwaitingWrapup.set(health.oldestAwaitingWrapupSeconds);
-          notificationQueueUsage.set(health.notificationQueueUsage);
-        } catch {
-          // keep the last values: the scrape still reports everything else
-        }
-      },
-    }),
-    oldestDue,
-    oldestAwaitingWrapup,
-    notificationQueueUsage,
+    backlog: healthGauge("notifier_backlog", `Pending notification rows in the database (claimed or not), counted up to ${PENDING_COUNT_CAP}.`,
+      (health) => health.pending),
+    oldestDue: healthGauge("notifier_oldest_due_seconds",
+      "Seconds since the pending row due longest ago became due (0: none due). Alert when it grows.",
+      (health) => health.oldestDueSeconds),
+    oldestAwaitingWrapup: healthGauge("notifier_oldest_awaiting_wrapup_seconds",
+      "Seconds since the oldest job still waiting for its wrapup event finished (0: none). Above the wrapup grace: the sweep is not running.",
+      (health) => health.oldestAwaitingWrapupSeconds),
+    notificationQueueUsage: healthGauge("notifier_notification_queue_usage",
+      "pg_notification_queue_usage(): fraction of the instance-wide NOTIFY queue in use (shared with every LISTENer of the instance).",
+      (health) => health.notificationQueueUsage),
   };
-  for (const gauge of [oldestDue, oldestAwaitingWrapup, notificationQueueUsage]) registry.registerMetric(gauge);
-  return metrics;
 }

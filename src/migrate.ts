@@ -9,6 +9,7 @@ import { migrate, type Settings } from "graphile-migrate";
 import { APPLICATION_NAMES, connectionString as driverConnectionString } from "./databaseUrl.js";
 import { OperationError } from "./errors.js";
 import { foreignLedgerMessage, forgetOurMigrations, inspectLedger, readCommittedMigrations } from "./ledger.js";
+import { lockHolders, oldestSnapshotHolder } from "./lockHolders.js";
 
 /** The repository (or installed package) root, where `.gmrc` and `migrations/` live. */
 export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -84,9 +85,10 @@ export const DEFAULT_LOCK_TIMEOUT_SECONDS = 5;
 export const DEFAULT_RETRY_WAIT_SECONDS = 10;
 
 /** SQLSTATE lock_not_available: a statement gave up waiting at lock_timeout. */
-const LOCK_NOT_AVAILABLE = "55P03";
+export const LOCK_NOT_AVAILABLE = "55P03";
 /** graphile-migrate's message when another `migrate` holds its advisory lock. */
 const MIGRATE_LOCK_BUSY = "Failed to get exclusive lock";
+const ANOTHER_MIGRATE = "another migrate is running on this database (graphile-migrate's advisory lock is taken)";
 
 export interface MigrateOptions {
   /**
@@ -148,6 +150,11 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
       say(`schema notifier is gone but graphile_migrate.migrations still listed ${forgotten} of its migrations: forgot them, installing again`);
     } else if (ledger.schemaPresent && ledger.ours.length === committed.length) {
       return null; // up to date: nothing for graphile-migrate to do, and no DDL rights needed
+    } else if (ledger.schemaPresent && ledger.ours.length === 0) {
+      throw new OperationError(
+        "schema notifier exists but graphile_migrate.migrations lists none of pg-job-notifier's migrations " +
+          "(a schema of that name made by something else, or a ledger emptied by hand); nothing was changed",
+      );
     }
     await dropInvalidIndexes(client, say);
     return ledger.exists;
@@ -167,14 +174,14 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
     return "applied";
   } catch (error) {
     if (error instanceof Error && error.message === MIGRATE_LOCK_BUSY) {
-      throw new LockBusyError("another migrate is running on this database (graphile-migrate's advisory lock is taken)");
+      throw new LockBusyError(ANOTHER_MIGRATE);
     }
     if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
       const file = currentMigrationFile;
-      const busy = file ? await describeBusyTables(connectionString, path.join(settings.migrationsFolder!, "committed", file)) : null;
+      const busy = file ? await describeWait(connectionString, path.join(settings.migrationsFolder!, "committed", file)) : null;
       throw new LockBusyError(
-        `lock timeout (${lockTimeoutSeconds}s NOTIFIER_LOCK_TIMEOUT): ${file ?? "a migration"} could not lock ` +
-          `${busy ?? "a table it changes"}; nothing of it was applied`,
+        `lock timeout (${lockTimeoutSeconds}s NOTIFIER_LOCK_TIMEOUT): ${file ?? "a migration"} ` +
+          `${busy ?? "could not lock a table it changes; nothing of it was applied"}`,
       );
     }
     throw error;
@@ -191,7 +198,7 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
  */
 async function dropInvalidIndexes(client: pg.Client, say: (line: string) => void): Promise<void> {
   const { rows: [lock] } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [GRAPHILE_MIGRATE_LOCK]);
-  if (!lock!.locked) throw new LockBusyError("another migrate is running on this database (graphile-migrate's advisory lock is taken)");
+  if (!lock!.locked) throw new LockBusyError(ANOTHER_MIGRATE);
   try {
     const { rows } = await client.query<{ name: string }>(
       `select format('%I.%I', n.nspname, c.relname) as name
@@ -225,27 +232,20 @@ async function withClient<T>(connectionString: string, lockTimeout: string, work
 }
 
 /**
- * The existing tables a migration names that other sessions hold locks on, e.g.
- * "notifier.notifications (locked by pid 4242, idle in transaction for 63s)"; null if none is seen.
+ * What the migration waited for, as the rest of the sentence after its file name: the existing
+ * tables it names that other sessions hold locks on ("could not lock notifier.notifications
+ * (locked by pid 4242, idle in transaction for 63s); …"), or for a CREATE INDEX CONCURRENTLY,
+ * which waits for every older transaction, the oldest one; null when nothing is seen.
  */
-async function describeBusyTables(connectionString: string, file: string): Promise<string | null> {
+async function describeWait(connectionString: string, file: string): Promise<string | null> {
   const text = await readFile(file, "utf8").catch(() => "");
   const names = [...new Set([...text.matchAll(/\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b/g)].map((match) => match[1]!))];
-  if (names.length === 0) return null;
-  const { rows } = await withClient(connectionString, "0", (client) =>
-    client.query<{ relation: string; holders: string }>(
-      `select c.oid::regclass::text as relation,
-              string_agg(distinct format('pid %s, %s for %ss', a.pid, a.state,
-                                         coalesce(round(extract(epoch from now() - a.xact_start))::text, '?')), '; ') as holders
-         from unnest($1::text[]) as name
-         join pg_catalog.pg_class c on c.oid = to_regclass(name)
-         join pg_catalog.pg_locks l on l.relation = c.oid and l.granted
-         join pg_catalog.pg_stat_activity a on a.pid = l.pid
-        where l.pid <> pg_backend_pid()
-          and c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-        group by c.oid`,
-      [names],
-    ),
-  );
-  return rows.length === 0 ? null : rows.map((row) => `${row.relation} (locked by ${row.holders})`).join(", ");
+  return withClient(connectionString, "0", async (client) => {
+    const held = await lockHolders(client, names);
+    if (held.length > 0) return `could not lock ${held.join(", ")}; nothing of it was applied`;
+    if (!/create\s+(unique\s+)?index\s+concurrently/i.test(text)) return null;
+    const oldest = await oldestSnapshotHolder(client);
+    return `waited for older transactions to end, as a concurrent index build does${oldest ? ` (oldest: ${oldest})` : ""}; ` +
+      "the next migrate drops the invalid index it left and builds it again";
+  });
 }

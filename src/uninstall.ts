@@ -1,7 +1,8 @@
 import pg from "pg";
 import { OperationError } from "./errors.js";
 import { forgetOurMigrations, readCommittedMigrations } from "./ledger.js";
-import { DEFAULT_LOCK_TIMEOUT_SECONDS, migrationsFolder, roleNames } from "./migrate.js";
+import { lockHolders } from "./lockHolders.js";
+import { DEFAULT_LOCK_TIMEOUT_SECONDS, LOCK_NOT_AVAILABLE, migrationsFolder, roleNames } from "./migrate.js";
 
 export interface UninstallOptions {
   /** Uninstall even while notification rows are pending (they are never sent). */
@@ -26,8 +27,10 @@ export async function uninstall(connectionString: string, options: UninstallOpti
   const committed = await readCommittedMigrations(await migrationsFolder());
   const client = new pg.Client({ connectionString });
   await client.connect();
+  const lockTimeoutSeconds = options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
+  const done: string[] = []; // said once the transaction has committed
   try {
-    const lockTimeout = `${Math.round((options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS) * 1000)}ms`;
+    const lockTimeout = `${Math.round(lockTimeoutSeconds * 1000)}ms`;
     await client.query("begin");
     await client.query("select pg_catalog.set_config('lock_timeout', $1, true)", [lockTimeout]);
     const { rows: [{ installed }] } = await client.query("select to_regnamespace('notifier') is not null as installed");
@@ -55,25 +58,42 @@ export async function uninstall(connectionString: string, options: UninstallOpti
       );
       for (const { statement } of triggers.rows) await client.query(statement);
       await client.query("drop schema notifier cascade");
-      say(`dropped schema notifier${triggers.rowCount ? ` and ${triggers.rowCount} trigger${triggers.rowCount === 1 ? "" : "s"} on host tables` : ""}`);
+      done.push(`dropped schema notifier${triggers.rowCount ? ` and ${triggers.rowCount} trigger${triggers.rowCount === 1 ? "" : "s"} on host tables` : ""}`);
     }
     const { rows: [{ ledger }] } = await client.query("select to_regclass('graphile_migrate.migrations') is not null as ledger");
     if (ledger) {
       const forgotten = await forgetOurMigrations(client, committed);
-      if (forgotten > 0) say(`deleted ${forgotten} rows of graphile_migrate.migrations`);
+      if (forgotten > 0) done.push(`deleted ${forgotten} rows of graphile_migrate.migrations`);
       if (await ledgerSchemaUnused(client)) {
         await client.query("drop schema graphile_migrate cascade");
-        say("dropped schema graphile_migrate (nothing else was in it)");
+        done.push("dropped schema graphile_migrate (nothing else was in it)");
       }
     }
     await client.query("commit");
+    done.forEach((line) => say(line));
   } catch (error) {
     await client.query("rollback").catch(() => {});
-    throw error;
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    const held = await lockHolders(client, await productTables(client));
+    throw new OperationError(
+      `lock timeout (${lockTimeoutSeconds}s NOTIFIER_LOCK_TIMEOUT): could not lock ${held.join(", ") || "a table"}; ` +
+        "nothing was removed (stop the services, or run it again)",
+    );
   } finally {
     await client.end();
   }
   if (options.dropRoles) await dropRoles(connectionString, say);
+}
+
+/** The relations uninstall must lock: schema notifier's, and the host tables that carry our triggers. */
+async function productTables(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `select c.oid::regclass::text as name from pg_catalog.pg_class c where c.relnamespace = to_regnamespace('notifier')
+     union
+     select t.tgrelid::regclass::text from pg_catalog.pg_trigger t join pg_catalog.pg_proc p on p.oid = t.tgfoid
+      where p.pronamespace = to_regnamespace('notifier')`,
+  );
+  return rows.map((row) => row.name);
 }
 
 /**

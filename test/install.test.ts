@@ -101,6 +101,23 @@ describe("uninstall", () => {
     expect(await catalogSnapshot(db)).toEqual(before);
   });
 
+  test("a lock timeout (a long reader on notifier.jobs): one line naming the table and the reader, nothing removed", async () => {
+    const url = await createTestDatabase();
+    const [db, reader] = await Promise.all([connect(url), connect(url)]);
+    const { rows: [{ pid }] } = await reader.query("select pg_backend_pid() as pid");
+    await reader.query("begin");
+    await reader.query("select count(*) from notifier.jobs");
+    const before = await catalogSnapshot(db);
+    const result = await cli(url, ["uninstall", "--force", "--lock-timeout", "1s"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(
+      "^pg-job-notifier: lock timeout \\(1s NOTIFIER_LOCK_TIMEOUT\\): could not lock notifier\\.jobs " +
+        `\\(locked by pid ${pid}, idle in transaction for \\d+s\\); nothing was removed \\(stop the services, or run it again\\)\n$`,
+    ));
+    expect(await catalogSnapshot(db)).toEqual(before);
+    await reader.query("commit");
+  });
+
   test("--drop-roles drops the group roles too (roles of this test's own names)", async () => {
     const suffix = randomBytes(4).toString("hex");
     const roles = { NOTIFIER_HOST_ROLE: `prod_t_host_${suffix}`, NOTIFIER_SERVICE_ROLE: `prod_t_service_${suffix}`, NOTIFIER_READONLY_ROLE: `prod_t_readonly_${suffix}` };
@@ -140,6 +157,30 @@ describe("graphile-migrate's ledger", () => {
     );
     expect(await catalogSnapshot(db)).toEqual(before);
     expect((await db.query("select filename from graphile_migrate.migrations")).rows).toEqual([{ filename: "000001.sql" }]);
+  });
+
+  test("a schema notifier that the ledger knows nothing of: migrate refuses in one line and changes nothing", async () => {
+    const url = await createEmptyDatabase();
+    const db = await connect(url);
+    await db.query("create schema notifier; create table notifier.unrelated (id int)");
+    const before = await catalogSnapshot(db);
+    expect(await cli(url, ["migrate"])).toEqual({
+      code: 1, stdout: "",
+      stderr: "pg-job-notifier: schema notifier exists but graphile_migrate.migrations lists none of pg-job-notifier's migrations " +
+        "(a schema of that name made by something else, or a ledger emptied by hand); nothing was changed\n",
+    });
+    expect(await catalogSnapshot(db)).toEqual(before);
+  });
+
+  test("another migrate running (its advisory lock held): one line, worth a retry", async () => {
+    const url = await createEmptyDatabase();
+    const other = await connect(url);
+    await other.query("select pg_advisory_lock(4727445306447283)");
+    expect(await cli(url, ["migrate"])).toEqual({
+      code: 1, stdout: "", stderr: "pg-job-notifier: another migrate is running on this database (graphile-migrate's advisory lock is taken)\n",
+    });
+    await other.query("select pg_advisory_unlock(4727445306447283)");
+    expect((await cli(url, ["migrate"])).stdout).toBe("migrations applied\n");
   });
 
   test("schema notifier dropped by hand, ledger left: migrate says so in one line and installs again", async () => {

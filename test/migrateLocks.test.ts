@@ -95,3 +95,29 @@ async function waitForLockRequest(observer: import("pg").Client, relation: strin
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+test("a concurrent index build that times out waiting for an older transaction: the next migrate drops its invalid index and builds it again", async () => {
+  const url = await createEmptyDatabase();
+  await runMigrations(url, { migrationsFolder: await olderRelease("000024") });
+  const [blocker, observer] = await Promise.all([connect(url), connect(url)]);
+  const blockerPid = await backendPid(blocker);
+  // A snapshot older than the build, on any table: a pg_dump, a long report in REPEATABLE READ.
+  await blocker.query("begin isolation level repeatable read");
+  await blocker.query("select count(*) from pg_class");
+
+  const failed = await runMigrations(url, { lockTimeoutSeconds: 1 }).then(() => null, (error: Error) => error);
+  expect(failed?.message).toMatch(new RegExp(
+    "^lock timeout \\(1s NOTIFIER_LOCK_TIMEOUT\\): 000025-notifications-finished-index\\.sql waited for older transactions to end, " +
+      `as a concurrent index build does \\(oldest: pid ${blockerPid}, idle in transaction for \\d+s\\); ` +
+      "the next migrate drops the invalid index it left and builds it again$",
+  ));
+  const validity = async () =>
+    (await observer.query("select indisvalid from pg_index where indexrelid = to_regclass('notifier.notifications_finished_idx')")).rows;
+  expect(await validity()).toEqual([{ indisvalid: false }]);
+
+  await blocker.query("commit");
+  const notes: string[] = [];
+  expect(await runMigrations(url, { say: (line) => notes.push(line) })).toBe("applied");
+  expect(notes).toEqual(["dropped notifier.notifications_finished_idx, an invalid index left by an interrupted concurrent build; building it again"]);
+  expect(await validity()).toEqual([{ indisvalid: true }]);
+});

@@ -6,7 +6,7 @@ import { removeTemplate } from "../src/sql/removeTemplate.js";
 import { afterFile } from "./helpers/afterFile.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { addTemplate, backendPid, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
-import { runCli } from "./helpers/service.js";
+import { runCli, ServiceProcess } from "./helpers/service.js";
 
 // Retention and the operations around it never wait for the host or the service, nor make them
 // wait (CONTRACT §9): purge under held rows, open claims and open host transactions; a template
@@ -128,6 +128,22 @@ describe("purge", () => {
   });
 });
 
+describe("the service's periodic purge", () => {
+  test("deletes what is past the retention every NOTIFIER_PURGE_INTERVAL and logs the counts", async () => {
+    const own = await createTestDatabase();
+    const client = await connect(own);
+    await addTemplate(client, "periodic", [{ trigger: "started" }]);
+    const job = await insertJob(client, { status: "running" });
+    await client.query("update notifier.notifications set status = 'successful', created_at = now() - interval '2 days' where job_id = $1", [job]);
+    const service = await ServiceProcess.start({ databaseUrl: own, env: { NOTIFIER_PURGE_INTERVAL: "0.2", NOTIFIER_RETENTION: "1d" } });
+    const line = await service.waitForLog((entry) => entry.msg === "purged rows past their retention");
+    expect(line.deleted).toEqual({ notifications: 1, job_events: 0, templates: 0 });
+    expect((await client.query("select count(*)::int as n from notifier.notifications")).rows[0].n).toBe(0);
+    service.kill();
+    expect((await service.waitForExit()).code).toBe(0);
+  });
+});
+
 describe("templates remove", () => {
   test("a template removed while a host transaction is creating its rows: the removal does not wait, the host commits", async () => {
     const template = await addTemplate(db, "removed-mid-way", [{ trigger: "started", job_template_id: 8001 }]);
@@ -161,11 +177,13 @@ describe("health", () => {
       )
       insert into notifier.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot, status)
       select id, $1, 'success', 'webhook', '{}', 'successful' from jobs`, [template]);
-    const waiting = await insertJob(db, { status: "running", wrapup_dispatched: true });
+    await addTemplate(db, "health-live", [{ trigger: "started", job_template_id: 9001 }]);
+    const waiting = await insertJob(db, { status: "running", wrapup_dispatched: true, job_template_id: 9001 }); // a pending started row
     await setStatus(db, waiting, "failed"); // final, its wrapup not processed yet
     await db.query("analyze notifier.notifications; analyze notifier.jobs");
 
     const health = await readHealth(pool);
+    expect(health.pending).toBe(await countOf("notifier.notifications", "status = 'pending'"));
     expect(health.pending).toBeGreaterThan(0);
     expect(health.pendingCapped).toBe(false);
     expect(health.oldestAwaitingWrapupSeconds).toBeGreaterThanOrEqual(0);

@@ -195,6 +195,10 @@ describe("one service process", () => {
     expect(metrics).toMatch(/^notifier_claim_batch_size_count [1-9]\d*$/m);
     expect(metrics).toMatch(/^notifier_send_duration_seconds_count\{type="webhook",outcome="sent"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^notifier_backlog \d+$/m);
+    // The health gauges come from notifier.health() with the backlog, in the same scrape.
+    expect(metrics).toMatch(/^notifier_oldest_due_seconds [\d.e+-]+$/m);
+    expect(metrics).toMatch(/^notifier_oldest_awaiting_wrapup_seconds [\d.e+-]+$/m);
+    expect(metrics).toMatch(/^notifier_notification_queue_usage [\d.e+-]+$/m);
     expect(metrics).toMatch(/^process_cpu_seconds_total /m);
     expect((await fetch(`${service.httpUrl}/nothing-here`)).status).toBe(404);
   });

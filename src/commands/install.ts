@@ -51,7 +51,7 @@ Examples:
   migrate.action(async (options: { databaseUrl?: string; retries?: string; retryWait?: string }) => {
     const outcome = await runMigrations(migrateDatabaseUrl(options.databaseUrl), {
       lockTimeoutSeconds: lockTimeout(migrate),
-      retries: options.retries === undefined ? 0 : parsePositiveInteger(options.retries, "--retries"),
+      retries: options.retries === undefined || options.retries === "0" ? 0 : parsePositiveInteger(options.retries, "--retries"),
       retryWaitSeconds: options.retryWait === undefined ? undefined : parseDuration(options.retryWait, "--retry-wait"),
     });
     process.stdout.write(outcome === "applied" ? "migrations applied\n" : "up to date\n");
