@@ -1,5 +1,5 @@
---! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:3ecd7e52232e407227dc836793e58efef0ca300d
+--! Previous: sha1:31e09f5b005a55422d2f36c331eb271045882a34
+--! Hash: sha1:e083418cd84a995795226ecad7c3070755cac609
 --! Message: ledger read
 
 -- `pg-job-notifier migrate` with nothing to do only reads graphile-migrate's ledger (our rows of

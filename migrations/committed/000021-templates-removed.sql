@@ -1,5 +1,5 @@
---! Previous: sha1:3ecd7e52232e407227dc836793e58efef0ca300d
---! Hash: sha1:184a02970f7939feb8c818b3dafa4c267227e6af
+--! Previous: sha1:e083418cd84a995795226ecad7c3070755cac609
+--! Hash: sha1:665a755682d44127e39a88df39c08281e68b7ddd
 --! Message: templates removed
 
 -- Templates are removed softly: `templates remove` deletes the template's subscriptions (so no new

@@ -1,5 +1,5 @@
---! Previous: sha1:184a02970f7939feb8c818b3dafa4c267227e6af
---! Hash: sha1:5785924610955f8619290b43b2d15d89fef56021
+--! Previous: sha1:665a755682d44127e39a88df39c08281e68b7ddd
+--! Hash: sha1:7ddfede9f3372fd5973c148ce80fb72b8ceb735b
 --! Message: templates active name index
 
 --! no-transaction

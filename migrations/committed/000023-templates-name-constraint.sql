@@ -1,5 +1,5 @@
---! Previous: sha1:5785924610955f8619290b43b2d15d89fef56021
---! Hash: sha1:5fc6682d32c0a9320f487735bf04f1ab1d02cab9
+--! Previous: sha1:7ddfede9f3372fd5973c148ce80fb72b8ceb735b
+--! Hash: sha1:aadff1d6e08b19c397f88136d8844b365984612d
 --! Message: templates name constraint
 
 -- Names are unique among templates that are not removed (previous migration's index); the old

@@ -1,5 +1,5 @@
---! Previous: sha1:5fc6682d32c0a9320f487735bf04f1ab1d02cab9
---! Hash: sha1:96f4d6e5601509d52c32e6d3a160727899067c63
+--! Previous: sha1:aadff1d6e08b19c397f88136d8844b365984612d
+--! Hash: sha1:fee3453728f23ba368c84ed351c977ddf7bf2f57
 --! Message: outbox storage
 
 -- Storage settings of the outbox, which is written all day and purged in batches.

@@ -1,5 +1,5 @@
---! Previous: sha1:96f4d6e5601509d52c32e6d3a160727899067c63
---! Hash: sha1:09a5f8b864a3b5f5881fa1f30dc9840cd45c675e
+--! Previous: sha1:fee3453728f23ba368c84ed351c977ddf7bf2f57
+--! Hash: sha1:0c1843634b7e9b22332a2dc35f3b62a2a9e38770
 --! Message: notifications finished index
 
 --! no-transaction

@@ -1,5 +1,5 @@
---! Previous: sha1:09a5f8b864a3b5f5881fa1f30dc9840cd45c675e
---! Hash: sha1:1c8eecc6c18f69552bb01fd4e6ce691034265a5f
+--! Previous: sha1:0c1843634b7e9b22332a2dc35f3b62a2a9e38770
+--! Hash: sha1:d10ef9bf9b3026c5d42abf539f143cad9c1aceea
 --! Message: purge
 
 -- Retention: notifier.purge() deletes one bounded batch of what is past its retention, per kind
@@ -22,10 +22,12 @@
 --      subscriptions before the removal and is still inserting rows holds FOR KEY SHARE on the
 --      template row: SKIP LOCKED passes it by.)
 --
--- Runs as the schema's owner (SECURITY DEFINER): the service role has no DELETE on these tables;
--- it may delete exactly what this function chooses. Executable by the service role only.
+-- Runs as the NOLOGIN owner role of migration 000013 (SECURITY DEFINER): the service role has no
+-- DELETE on these tables; it may delete exactly what this function chooses. The owner role gets
+-- only the privileges these statements use. Executable by the service role only.
 --
--- Locks: CREATE FUNCTION takes no table lock.
+-- Locks: CREATE FUNCTION takes no table lock; the GRANTs change only the catalog entries of
+-- notifier tables (no host table), under `migrate`'s lock_timeout.
 
 create function notifier.purge(successful_retention interval, failed_retention interval, batch integer)
 returns jsonb
@@ -93,6 +95,14 @@ comment on function notifier.purge(interval, interval, integer) is
   'Deletes one batch (at most batch rows per kind) of finished notification rows, old job events '
   'and removed templates past their retention, skipping locked rows; returns the counts. Call '
   'until every count is 0.';
+
+-- SELECT … FOR UPDATE needs UPDATE on one column of each table it locks; nothing is updated.
+grant select (id, status, created_at, notification_template_id), update (status), delete
+  on notifier.notifications to ":NOTIFIER_OWNER_ROLE";
+grant select (id, job_id, created_at), update (created_at), delete on notifier.job_events to ":NOTIFIER_OWNER_ROLE";
+grant select (id, finished_at) on notifier.jobs to ":NOTIFIER_OWNER_ROLE";
+grant select (id, removed_at), update (removed_at), delete on notifier.notification_templates to ":NOTIFIER_OWNER_ROLE";
+alter function notifier.purge(interval, interval, integer) owner to ":NOTIFIER_OWNER_ROLE";
 
 revoke execute on function notifier.purge(interval, interval, integer) from public;
 grant execute on function notifier.purge(interval, interval, integer) to ":NOTIFIER_SERVICE_ROLE";

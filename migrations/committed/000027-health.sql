@@ -1,5 +1,5 @@
---! Previous: sha1:1c8eecc6c18f69552bb01fd4e6ce691034265a5f
---! Hash: sha1:17c71e3c6d87d58dd06b37235e8c6e62643cc3ee
+--! Previous: sha1:d10ef9bf9b3026c5d42abf539f143cad9c1aceea
+--! Hash: sha1:29f11e00327d00c28c4f581e83733718bf041a75
 --! Message: health
 
 -- A cheap health reading for alerts, /metrics and the web view, instead of count(*) over the

@@ -1,5 +1,5 @@
---! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:138daab9a31adf2a541fddcb786e5b1cc7509016
+--! Previous: sha1:29f11e00327d00c28c4f581e83733718bf041a75
+--! Hash: sha1:0f291e74dbf1210eeb98a9f924b9f1437e41bf6c
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

@@ -1,5 +1,5 @@
---! Previous: sha1:138daab9a31adf2a541fddcb786e5b1cc7509016
---! Hash: sha1:9323912aa3820ac28ccf12ceb7b244e42ea992b2
+--! Previous: sha1:0f291e74dbf1210eeb98a9f924b9f1437e41bf6c
+--! Hash: sha1:8ad97aaa465f979e617e3e6cf7c94e39a40ac33f
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:9323912aa3820ac28ccf12ceb7b244e42ea992b2
---! Hash: sha1:7436e7184d9630515cdb4ee1146a73875d0d69cf
+--! Previous: sha1:8ad97aaa465f979e617e3e6cf7c94e39a40ac33f
+--! Hash: sha1:e6e888076ce83b561ead638741d5fd7c13143164
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

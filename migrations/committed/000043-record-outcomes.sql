@@ -1,5 +1,5 @@
---! Previous: sha1:7436e7184d9630515cdb4ee1146a73875d0d69cf
---! Hash: sha1:9b1389cfc348e95d6c25cdba6eb6103e581cf2d7
+--! Previous: sha1:e6e888076ce83b561ead638741d5fd7c13143164
+--! Hash: sha1:9739b848a0b8f2204a727d6ed1cbeb837e40f3db
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

@@ -1,5 +1,5 @@
---! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:cfb758641dc604ab5783512066dcdc95fe3d5846
+--! Previous: sha1:9739b848a0b8f2204a727d6ed1cbeb837e40f3db
+--! Hash: sha1:52896bd1f1ee46b8acedaa8e0114219fab20a18e
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

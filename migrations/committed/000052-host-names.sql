@@ -1,5 +1,5 @@
---! Previous: sha1:4ba666be0c4e2bb18763a7dbf156ca6949667ba7
---! Hash: sha1:71e94688e496dda6f28a848bb91812e46202fa32
+--! Previous: sha1:f8754581015999398312a7cc6e9e6e40dd866b86
+--! Hash: sha1:4289c91b37c0075da08a9600688187abaa357870
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

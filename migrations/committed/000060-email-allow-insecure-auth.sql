@@ -1,5 +1,5 @@
---! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:9a2baa21443cf0f0f753d20edcfc257d33ec734c
+--! Previous: sha1:4289c91b37c0075da08a9600688187abaa357870
+--! Hash: sha1:a89451747d6615ceb57c364a3c8ab49339c0a93d
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
