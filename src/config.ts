@@ -6,7 +6,6 @@ import { UsageError } from "./errors.js";
 export const DEFAULT_LEASE_SECONDS = 60;
 export const DEFAULT_RETRY_DELAY_SECONDS = 10;
 export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_WRAPUP_GRACE_SECONDS = 300;
 export const DEFAULT_CONCURRENCY = 16;
 /** How often the service claims without a NOTIFY, so a lost wake-up delays a row at most this long. */
 export const DEFAULT_POLL_INTERVAL_SECONDS = 2;
@@ -41,8 +40,6 @@ export interface ServiceSettings {
   retryDelaySeconds: number;
   /** Attempts before a row is marked failed. */
   maxAttempts: number;
-  /** Seconds after a job finished before a missing wrapup event is given up on. */
-  wrapupGraceSeconds: number;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
   shutdownGraceSeconds: number;
@@ -67,7 +64,6 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   leaseSeconds: DEFAULT_LEASE_SECONDS,
   retryDelaySeconds: DEFAULT_RETRY_DELAY_SECONDS,
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
-  wrapupGraceSeconds: DEFAULT_WRAPUP_GRACE_SECONDS,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
   shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
@@ -114,8 +110,6 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds before the first retry, doubling each time (default ${DEFAULT_RETRY_DELAY_SECONDS})` },
   { key: "maxAttempts", env: "NOTIFIER_MAX_ATTEMPTS", flag: "--max-attempts", schema: positiveInteger,
     description: `attempts before a row is marked failed (default ${DEFAULT_MAX_ATTEMPTS})` },
-  { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
-    description: `seconds to wait for a lost wrapup event before notifying without host counts (default ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
   { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: positiveSeconds,
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: positiveSeconds,
@@ -141,7 +135,7 @@ export function addServiceOptions(command: Command): Command {
 
 /**
  * Adds one of the service's settings to an operator command that needs it, e.g. explain's
- * NOTIFIER_WRAPUP_GRACE. Read it back with readServiceSettings(command), which validates it the
+ * NOTIFIER_URL_BASE. Read it back with readServiceSettings(command), which validates it the
  * same way as the service does.
  */
 export function addServiceSetting(command: Command, key: keyof ServiceSettings): Command {

@@ -1,11 +1,18 @@
 /** Job kinds, statuses and triggers as the SQL schema defines them (AWX's names). */
-export const JOB_KINDS = ["job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job"] as const;
+export const JOB_KINDS = [
+  "job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job", "workflow_approval",
+] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ["new", "pending", "waiting", "running", "successful", "failed", "error", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const TRIGGERS = ["started", "success", "error"] as const;
+/**
+ * Notification triggers. A workflow_approval job matches only subscriptions whose trigger is
+ * `approval`: its running notification is a `started` row, its decision an `approval` row
+ * (notifier.final_trigger_of / notifier.subscription_trigger_of in SQL).
+ */
+export const TRIGGERS = ["started", "success", "error", "approval"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 /** AWX's friendly name of each kind, used in default messages. */
@@ -16,21 +23,13 @@ export const FRIENDLY_NAMES: Record<JobKind, string> = {
   ad_hoc_command: "AdHoc Command",
   system_job: "System Job",
   workflow_job: "Workflow Job",
-};
-
-/** The wrapup event of each kind (mirrors notifier.wrapup_event_of in SQL). */
-export const WRAPUP_EVENTS: Record<JobKind, string | null> = {
-  job: "playbook_on_stats",
-  project_update: "playbook_on_stats",
-  ad_hoc_command: "playbook_on_stats",
-  inventory_update: "EOF",
-  system_job: "EOF",
-  workflow_job: null,
+  workflow_approval: "Workflow Approval",
 };
 
 /**
  * The job as a notification row recorded it when it was created (`notifications.job_snapshot`,
- * made by notifier.job_snapshot() in SQL): messages describe this moment, never a later one.
+ * made by the attachment's notifier.<stem>__snapshot() in SQL, e.g. notifier.jobs__snapshot,
+ * notifier.awx__snapshot): messages describe this moment, never a later one.
  */
 export interface JobSnapshot {
   id: number;
@@ -47,4 +46,6 @@ export interface JobSnapshot {
   finished_at: string | null;
   /** Set when the grace expired without the wrapup: host counts are unavailable. */
   wrapup_expired_at: string | null;
+  /** workflow_approval: the approval timed out (its status is failed). */
+  timed_out?: boolean;
 }

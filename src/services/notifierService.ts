@@ -52,7 +52,7 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
   deliverer.onClaimed = (idle) => (idle ? listener.idle() : listener.busy());
-  const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds, graceSeconds: config.wrapupGraceSeconds }, logger);
+  const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds }, logger);
   const isHealthy = () => listener.listening && deliverer.databaseReachable;
   let http: HttpServerHandle | null = null;
   try {
