@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { runMigrations } from "./migrate.js";
+import { registerAttachCommands } from "./commands/attach.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
 import { registerTemplatesCommand } from "./commands/templates.js";
@@ -18,6 +19,7 @@ Examples (each command's --help has more):
   pg-job-notifier migrate                        apply the schema to DATABASE_URL
   pg-job-notifier start                          embedded PostgreSQL (without DATABASE_URL) and the service
   pg-job-notifier listen --http 127.0.0.1:9187   run the delivery service
+  pg-job-notifier attach awx                     notify AWX's own jobs (main_unifiedjob), AWX unchanged
   pg-job-notifier explain 42                     why job 42's notifications wait, in plain words
   pg-job-notifier templates add --name ops --type webhook \\
       --config '{"url": "https://hooks.example.com/awx"}' --subscribe success,error
@@ -41,6 +43,7 @@ program
   });
 
 registerExplainCommand(program);
+registerAttachCommands(program);
 registerTemplatesCommand(program);
 registerNotificationsCommand(program);
 
