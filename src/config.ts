@@ -11,6 +11,8 @@ export const DEFAULT_CONCURRENCY = 16;
 export const DEFAULT_POLL_INTERVAL_SECONDS = 2;
 /** How often notifier.expire_wrapups() runs. */
 export const DEFAULT_SWEEP_INTERVAL_SECONDS = 5;
+/** How often the service checks the attachments' health (notifier.attachments()). */
+export const DEFAULT_ATTACHMENT_CHECK_SECONDS = 30;
 /** How long SIGTERM waits for in-flight sends before releasing them and exiting. */
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 /** Base of the job URLs in messages (AWX's TOWER_URL_BASE). */
@@ -42,6 +44,8 @@ export interface ServiceSettings {
   maxAttempts: number;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
+  /** Seconds between checks of the attachments' health; /healthz is 503 while one is broken. */
+  attachmentCheckSeconds: number;
   shutdownGraceSeconds: number;
   /** Base URL of job links in messages, without a trailing slash. */
   urlBase: string;
@@ -66,6 +70,7 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
+  attachmentCheckSeconds: DEFAULT_ATTACHMENT_CHECK_SECONDS,
   shutdownGraceSeconds: DEFAULT_SHUTDOWN_GRACE_SECONDS,
   urlBase: DEFAULT_URL_BASE,
   logLevel: DEFAULT_LOG_LEVEL,
@@ -114,6 +119,8 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: positiveSeconds,
     description: `seconds between lost-wrapup sweeps (default ${DEFAULT_SWEEP_INTERVAL_SECONDS})` },
+  { key: "attachmentCheckSeconds", env: "NOTIFIER_ATTACHMENT_CHECK_INTERVAL", flag: "--attachment-check-interval", schema: positiveSeconds,
+    description: `seconds between health checks of the attached tables; /healthz is 503 while one is broken (default ${DEFAULT_ATTACHMENT_CHECK_SECONDS})` },
   { key: "shutdownGraceSeconds", env: "NOTIFIER_SHUTDOWN_GRACE", flag: "--shutdown-grace", schema: decimal,
     description: `seconds SIGTERM waits for in-flight sends (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})` },
   { key: "urlBase", env: "NOTIFIER_URL_BASE", flag: "--url-base", schema: urlBase,
