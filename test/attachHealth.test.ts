@@ -18,7 +18,7 @@ beforeAll(async () => {
   await db.query("select notifier.attach_awx()");
 });
 
-test("AWX's jobs are delivered; a disabled trigger turns /healthz 503 and back", async () => {
+test("AWX's jobs are delivered and shown in the web view; a disabled trigger turns /healthz 503 and back", async () => {
   const receiver = await HttpReceiver.start();
   await addWebhook(db, "awx-hook", { url: `${receiver.url}/hook` });
   const service = await ServiceProcess.start({ databaseUrl: url, env: { NOTIFIER_ATTACHMENT_CHECK_INTERVAL: "0.2" } });
@@ -31,6 +31,11 @@ test("AWX's jobs are delivered; a disabled trigger turns /healthz 503 and back",
     [id, "sync repo", "running"],
     [id, "sync repo", "failed"],
   ]);
+
+  // The web view lists the attached job by its AWX name.
+  const page = await (await fetch(`${service.httpUrl}/`)).text();
+  expect(page).toContain("sync repo");
+  expect(page).toContain(`${id}`);
 
   await db.query("alter table main_unifiedjob disable trigger notifier_100_job_update");
   const logged = await service.waitForLog((line) => line.msg.startsWith("attachment awx is broken"));
