@@ -350,3 +350,49 @@ describe("attach table", () => {
     expect(await tableShape(db, ["builds"])).toEqual(before);
   });
 });
+
+describe("attach table with the wrapup from a partitioned events table", () => {
+  test("an AFTER ROW trigger on the parent with a WHEN on the event name: future partitions covered, other events call nothing", async () => {
+    await db.query(`create schema runner;
+      create table runner.runs (
+        id integer generated always as identity (start with 2000000) primary key,
+        name text not null, state text not null default 'pending', emitted integer not null default 0);
+      create table runner.run_events (
+        id bigint generated always as identity, run_id integer not null, event text not null,
+        created timestamptz not null, data jsonb not null default '{}') partition by range (created);
+      create table runner.run_events_old partition of runner.run_events for values from ('2000-01-01') to ('2020-01-01')`);
+    const before = await tableShape(db, ["runs", "run_events", "run_events_old"]);
+    await db.query(`select notifier.attach_table('runner.runs', 'id', 'state', null, dispatched => 'emitted > 0', name_column => 'name',
+      wrapup_events => 'runner.run_events', event_job_column => 'run_id', event_name_column => 'event', wrapup_event_names => '{stats}')`);
+    // a partition created after the attach (AWX creates one per hour)
+    await db.query("create table runner.run_events_new partition of runner.run_events for values from ('2020-01-01') to ('2100-01-01')");
+    const run = Number((await db.query("insert into runner.runs (name) values ('r1') returning id")).rows[0].id);
+    await db.query("update runner.runs set state = 'running' where id = $1", [run]);
+    await db.query("update runner.runs set state = 'successful', emitted = 12 where id = $1", [run]);
+    expect(await triggersOf(db, run)).toEqual(["started"]);
+    const state = async () =>
+      (await db.query("select waiting_for from notifier.job_state($1) where attachment = 'runner.runs'", [run])).rows[0].waiting_for;
+    expect(await state()).toBe("wrapup event (stats in runner.run_events)");
+
+    await db.query("begin");
+    await db.query("set local track_functions = 'all'");
+    const calls = async () =>
+      (await db.query("select coalesce(pg_stat_get_xact_function_calls('notifier.tg_runner_runs__wrapup_event'::regproc), 0)::int as n")).rows[0].n as number;
+    const start = await calls();
+    await db.query("insert into runner.run_events (run_id, event, created) select $1, 'runner_on_ok', now() from generate_series(1, 50)", [run]);
+    expect(await calls()).toBe(start);
+    await db.query("commit");
+    expect(await triggersOf(db, run)).toEqual(["started"]);
+
+    await db.query("insert into runner.run_events (run_id, event, created) values ($1, 'stats', now())", [run]);
+    expect(await triggersOf(db, run)).toEqual(["started", "success"]);
+    expect(await state()).toBeNull();
+    await db.query("insert into runner.run_events (run_id, event, created) values ($1, 'stats', now())", [run]); // a duplicate
+    expect(await triggersOf(db, run)).toEqual(["started", "success"]);
+    expect((await db.query("select healthy from notifier.attachments() where name = 'runner.runs'")).rows[0].healthy).toBe(true);
+
+    await db.query("select notifier.detach('runner.runs')");
+    await db.query("drop table runner.run_events_new");
+    expect(await tableShape(db, ["runs", "run_events", "run_events_old"])).toEqual(before);
+  });
+});

@@ -60,6 +60,8 @@ describe("attach / attachments / detach", () => {
       [["attach", "table", "public.builds", "--id", "id", "--status", "state", "--wrapup", "result", "--dispatched", "nope("], /attach: dispatched nope\(: syntax error/],
       [["attach", "table", "public.nothing", "--id", "id", "--status", "state", "--wrapup", "result"], /attach: table public\.nothing does not exist/],
       [["attach", "table", "public.builds", "--status", "state", "--wrapup", "result"], /required option '--id <column>' not specified/],
+      [["attach", "table", "public.builds", "--id", "id", "--status", "state"], /attach table needs --wrapup <column> or --wrapup-events <table>/],
+      [["attach", "table", "public.builds", "--id", "id", "--status", "state", "--wrapup-events", "public.nope"], /attach: events table public\.nope does not exist/],
       [["detach", "public.builds"], /attach: public\.builds is not attached/],
       [["detach", "notifier.jobs"], /notifier\.jobs is the product's own table/],
     ];

@@ -1,5 +1,5 @@
 --! Previous: sha1:edfce64bc01ddb431b3f4991e1f87a53ef468909
---! Hash: sha1:99711ef5cdb2400e246427ebd2a8b31170bd3696
+--! Hash: sha1:1dad8ea4df568e3dc31cda1c0b0a482d1f71619e
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:
@@ -16,6 +16,10 @@
 --   notifier.<stem>__facts(row)     what the row means to the protocol (notifier.job_facts)
 --   notifier.<stem>__snapshot(row)  the job as messages describe it (jsonb)
 --   notifier.tg_<stem>__write()     the trigger: notifier.decide(), then create_notifications()
+-- For a host whose only B signal is an event row, attach_table(…, wrapup_events => 'schema.events')
+-- adds one AFTER INSERT row trigger on the events table (on a partitioned parent it covers every
+-- partition, present and future) with a WHEN on the event name, so bulk inserts of other events
+-- call nothing; it locks the host job row first (lock order host row → product row).
 -- The host table gains no column, index or constraint; no host row is written. Pass
 -- dry_run => true to get the SQL without running it (docs/attaching.md shows it).
 --
@@ -46,6 +50,10 @@ create table notifier.attachment_registry (
   wrapup_event_sql  text not null,      -- text over the facts f: the wrapup's name in explain and the view
   status_map        jsonb,              -- host word → AWX word, when the host has its own vocabulary
   awx_approvals     text,               -- awx: the main_workflowapproval table (timed_out)
+  events_table      text,               -- B from an event row instead: the (possibly partitioned) events table
+  event_job_column  text,               -- its column holding the host job id
+  event_name_column text,               -- its column holding the event's name
+  wrapup_event_names text[],            -- the names that are the wrapup
   attached_at       timestamptz not null default now(),
   unique (table_schema, table_name)
 );
@@ -216,6 +224,42 @@ $body$, facts, notifier.attach_status_sql(a, 'old'), a.name, snapshot),
     concat_ws(', ', quote_ident(a.status_column), quote_ident(a.wrapup_column)),
     running, status_old, final, wrapup_old);
 
+  if a.events_table is not null then
+    ddl := ddl || format($ddl$
+-- B is the wrapup event row: lock the job's row first, as its status writer does, then decide.
+create or replace function notifier.%1$I() returns trigger
+language plpgsql security definer
+set search_path = pg_catalog, pg_temp
+as %2$L;
+
+create or replace trigger notifier_100_wrapup_event
+  after insert on %3$s
+  for each row
+  when (new.%4$I::text = any (%5$L::text[]))
+  execute function notifier.%1$I();
+$ddl$, 'tg_' || a.stem || '__wrapup_event',
+      format($body$
+declare
+  j %1$s;
+  f notifier.job_facts;
+  d record;
+begin
+  select h.* into j from %1$s h where h.%2$I = new.%3$I for no key update;
+  if not found then
+    return null;
+  end if;
+  f := %4$s(j);
+  select * into d from notifier.decide(%5$L, f.id, f.kind, f.status, false, f.dispatched, true);
+  if cardinality(d.fire) > 0 then
+    perform notifier.create_notifications(f.id, f.kind, f.job_template_id, f.organization_id, d.fire,
+              %6$s(j) || jsonb_build_object('wrapup_expired_at', d.wrapup_expired_at));
+  end if;
+  return null;
+end;
+$body$, host, a.id_column, a.event_job_column, facts, a.name, snapshot),
+      a.events_table, a.event_name_column, a.wrapup_event_names::text);
+  end if;
+
   if a.awx_approvals is not null then
     ddl := ddl || format($ddl$
 -- AWX saves an approval's timeout as main_unifiedjob (status failed) then %1$s (timed_out) in one
@@ -255,6 +299,9 @@ as $$
     case when a.awx_approvals is not null then
       format(E'drop trigger if exists notifier_100_approval_timed_out on %s;\n'
              'drop function if exists notifier.%I();\n', a.awx_approvals, 'tg_' || a.stem || '__approval_timed_out') end,
+    case when a.events_table is not null then
+      format(E'drop trigger if exists notifier_100_wrapup_event on %s;\n'
+             'drop function if exists notifier.%I();\n', a.events_table, 'tg_' || a.stem || '__wrapup_event') end,
     format(E'drop function if exists notifier.%I();\n', 'tg_' || a.stem || '__write'),
     format(E'drop function if exists notifier.%I(%I.%I);\n', a.stem || '__snapshot', a.table_schema, a.table_name),
     format(E'drop function if exists notifier.%I(%I.%I);\n', a.stem || '__facts', a.table_schema, a.table_name))
@@ -311,7 +358,11 @@ create function notifier.attach_table(
   kind text default '''job''',
   status_map jsonb default null,
   snapshot_exclude text[] default '{}',
-  dry_run boolean default false) returns text
+  dry_run boolean default false,
+  wrapup_events text default null,
+  event_job_column text default 'job_id',
+  event_name_column text default 'event',
+  wrapup_event_names text[] default '{playbook_on_stats,EOF}') returns text
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
@@ -320,6 +371,8 @@ declare
   a notifier.attachment_registry;
   wrapup_type oid;
   bad text;
+  events_schema text;
+  events_name text;
 begin
   if relation is null then
     perform notifier.attach_error(format('table %s does not exist', "table"));
@@ -332,7 +385,26 @@ begin
   end if;
   perform notifier.attach_check_column(a.table_schema, a.table_name, id_column, 'integer');
   perform notifier.attach_check_column(a.table_schema, a.table_name, status_column, 'text');
-  perform notifier.attach_check_column(a.table_schema, a.table_name, wrapup_column, 'any');
+  if wrapup_column is null and wrapup_events is null then
+    perform notifier.attach_error('a wrapup column or a wrapup events table is needed (B)');
+  end if;
+  if wrapup_column is not null then
+    perform notifier.attach_check_column(a.table_schema, a.table_name, wrapup_column, 'any');
+  end if;
+  if wrapup_events is not null then
+    select n.nspname, c.relname into events_schema, events_name
+      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where c.oid = to_regclass(wrapup_events) and c.relkind in ('r', 'p');
+    if not found then
+      perform notifier.attach_error(format('events table %s does not exist', wrapup_events));
+    end if;
+    perform notifier.attach_check_column(events_schema, events_name, event_job_column, 'integer');
+    perform notifier.attach_check_column(events_schema, events_name, event_name_column, 'text');
+    a.events_table := format('%I.%I', events_schema, events_name);
+    a.event_job_column := event_job_column;
+    a.event_name_column := event_name_column;
+    a.wrapup_event_names := wrapup_event_names;
+  end if;
   if name_column is not null then
     perform notifier.attach_check_column(a.table_schema, a.table_name, name_column, 'text');
   end if;
@@ -368,22 +440,24 @@ begin
   a.status_map := status_map;
   a.stem := case when a.preset = 'own' then 'jobs'
                  else left(regexp_replace(lower(a.name), '[^a-z0-9]+', '_', 'g'), 40) end;
-  a.facts_sql := format('r.%I::bigint, (%s)::text, %s, (%s)::boolean, r.%I is not null, %s, %s, %s',
-    id_column, kind, notifier.attach_status_sql(a, 'r'), dispatched, wrapup_column,
-    coalesce(format('r.%I::bigint', job_template_column), 'null::bigint'),
-    coalesce(format('r.%I::bigint', organization_column), 'null::bigint'),
-    coalesce(format('r.%I::text', name_column), '''''::text'));
+  a.facts_sql := format('r.%I::bigint, (%s)::text, %s, (%s)::boolean, %s, %s, %s, %s',
+    id_column, kind, notifier.attach_status_sql(a, 'r'), dispatched,
+    case when wrapup_column is null then 'false' else format('r.%I is not null', wrapup_column) end,
+    case when job_template_column is null then 'null::bigint' else format('r.%I::bigint', job_template_column) end,
+    case when organization_column is null then 'null::bigint' else format('r.%I::bigint', organization_column) end,
+    case when name_column is null then '''''::text' else format('r.%I::text', name_column) end);
   -- The row as JSON, with the names the renderer reads (src/job.ts JobSnapshot).
   a.snapshot_sql := format(
     'to_jsonb(r) - %L::text[] || jsonb_build_object(''id'', r.%I, ''kind'', (%s)::text, ''name'', %s, '
     '''status'', %s, ''job_template_id'', %s, ''organization_id'', %s, ''wrapup_dispatched'', (%s)::boolean, '
     '''host_status_counts'', %s)',
-    snapshot_exclude, id_column, kind, coalesce(format('r.%I', name_column), ''''''),
+    snapshot_exclude, id_column, kind, case when name_column is null then '''''' else format('r.%I', name_column) end,
     notifier.attach_status_sql(a, 'r'),
-    coalesce(format('r.%I', job_template_column), 'null'), coalesce(format('r.%I', organization_column), 'null'),
+    case when job_template_column is null then 'null' else format('r.%I', job_template_column) end, case when organization_column is null then 'null' else format('r.%I', organization_column) end,
     dispatched,
     case when wrapup_type = 'jsonb'::regtype then format('r.%I', wrapup_column) else 'null::jsonb' end);
   a.wrapup_event_sql := case when a.preset = 'own' then 'notifier.wrapup_event_of(f.kind)'
+                             when wrapup_column is null then quote_literal(array_to_string(wrapup_event_names, ' or '))
                              else quote_literal(wrapup_column) end;
   a.attached_at := now();
   return notifier.attach(a, dry_run);
@@ -513,6 +587,7 @@ declare
   a notifier.attachment_registry;
   relation oid;
   wanted text;
+  on_table text;
   state "char";
 begin
   for a in select * from notifier.attachment_registry order by 1 loop
@@ -531,12 +606,16 @@ begin
           problems := problems || format('column %s.%I is gone', "table", wanted);
         end if;
       end loop;
-      for wanted in select unnest(array['notifier_100_job_insert', 'notifier_100_job_update']) loop
-        select t.tgenabled into state from pg_catalog.pg_trigger t where t.tgrelid = relation and t.tgname = wanted;
+      for wanted, on_table in
+        select w, "table" from unnest(array['notifier_100_job_insert', 'notifier_100_job_update']) w
+        union all select 'notifier_100_wrapup_event', a.events_table where a.events_table is not null
+      loop
+        select t.tgenabled into state from pg_catalog.pg_trigger t
+         where t.tgrelid = to_regclass(on_table) and t.tgname = wanted;
         if not found then
-          problems := problems || format('trigger %s on %s is missing', wanted, "table");
+          problems := problems || format('trigger %s on %s is missing', wanted, on_table);
         elsif state = 'D' then
-          problems := problems || format('trigger %s on %s is disabled', wanted, "table");
+          problems := problems || format('trigger %s on %s is disabled', wanted, on_table);
         end if;
       end loop;
     end if;
@@ -594,7 +673,9 @@ select %1$L::text as attachment, f.id as job_id, f.kind, f.name, f.status,
                                      %6$s) as waiting_for) w$branch$,
       a.name, format('%I.%I', a.table_schema, a.table_name), a.stem || '__snapshot', a.stem || '__facts',
       a.wrapup_event_sql,
-      case when a.preset = 'table' then format('''wrapup (%s)''', a.wrapup_column)
+      case when a.preset = 'table' and a.events_table is not null
+             then format('''wrapup event (%s in %s)''', array_to_string(a.wrapup_event_names, ' or '), a.events_table)
+           when a.preset = 'table' then format('''wrapup (%s)''', a.wrapup_column)
            else format('''wrapup event ('' || coalesce(%s, ''none'') || '')''', a.wrapup_event_sql) end);
     branches := branches || branch;
     by_id := by_id || (branch || format(' where j.%I = $1', a.id_column));
@@ -624,7 +705,7 @@ end;
 $$;
 
 revoke execute on function notifier.attach(notifier.attachment_registry, boolean) from public;
-revoke execute on function notifier.attach_table(text, text, text, text, text, text, text, text, text, jsonb, text[], boolean) from public;
+revoke execute on function notifier.attach_table(text, text, text, text, text, text, text, text, text, jsonb, text[], boolean, text, text, text, text[]) from public;
 revoke execute on function notifier.attach_awx(text, boolean) from public;
 revoke execute on function notifier.detach(text) from public;
 revoke execute on function notifier.refresh_job_state() from public;

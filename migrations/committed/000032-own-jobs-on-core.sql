@@ -1,5 +1,5 @@
---! Previous: sha1:99711ef5cdb2400e246427ebd2a8b31170bd3696
---! Hash: sha1:768f1dc376e7bb24a7fc010188e2c61e7acb12c3
+--! Previous: sha1:1dad8ea4df568e3dc31cda1c0b0a482d1f71619e
+--! Hash: sha1:2cd5262dcc1e7b5e68edcc2c52d29058c77a9954
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

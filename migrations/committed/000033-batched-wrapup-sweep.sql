@@ -1,5 +1,5 @@
---! Previous: sha1:768f1dc376e7bb24a7fc010188e2c61e7acb12c3
---! Hash: sha1:f040573e97b642882e5d2f46ca9e95022d107a27
+--! Previous: sha1:2cd5262dcc1e7b5e68edcc2c52d29058c77a9954
+--! Hash: sha1:32f797d09070ee1aa21e353cb5d73229851e7ad6
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

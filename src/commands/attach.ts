@@ -51,7 +51,11 @@ Examples:
     .argument("<table>", "the host's job table, schema-qualified if not on the search path")
     .requiredOption("--id <column>", "the job id column (integer)")
     .requiredOption("--status <column>", "the status column (text)")
-    .requiredOption("--wrapup <column>", "B: the column that becomes non-NULL when the wrapup was processed")
+    .option("--wrapup <column>", "B: the column that becomes non-NULL when the wrapup was processed")
+    .option("--wrapup-events <table>", "B from an event row instead: the (possibly partitioned) events table")
+    .option("--event-job <column>", "with --wrapup-events: its job id column (default job_id)")
+    .option("--event-name <column>", "with --wrapup-events: its event name column (default event)")
+    .option("--wrapup-event-names <names>", "with --wrapup-events: comma-separated wrapup event names (default playbook_on_stats,EOF)")
     .option("--dispatched <sql>", "boolean SQL over the row: false means no wrapup will come (default true)")
     .option("--name <column>", "the job's name")
     .option("--job-template <column>", "matched against subscriptions.job_template_id")
@@ -62,6 +66,7 @@ Examples:
     .option("--dry-run", "print the SQL without running it")
     .addOption(databaseUrlOption())
     .action(async (table: string, options: TableOptions) => {
+      if (!options.wrapup && !options.wrapupEvents) throw new UsageError("attach table needs --wrapup <column> or --wrapup-events <table>");
       const statusMap = options.statusMap === undefined ? undefined : parseStatusMap(options.statusMap);
       const ddl = await run(options.databaseUrl, (db) =>
         attachTable(
@@ -70,7 +75,15 @@ Examples:
             table,
             idColumn: options.id,
             statusColumn: options.status,
-            wrapupColumn: options.wrapup,
+            wrapupColumn: options.wrapup ?? null,
+            wrapupEvents: options.wrapupEvents
+              ? {
+                  table: options.wrapupEvents,
+                  jobColumn: options.eventJob,
+                  nameColumn: options.eventName,
+                  names: options.wrapupEventNames?.split(",").map((name) => name.trim()).filter(Boolean),
+                }
+              : undefined,
             dispatched: options.dispatched,
             nameColumn: options.name,
             jobTemplateColumn: options.jobTemplate,
@@ -120,7 +133,11 @@ Examples:
 interface TableOptions {
   id: string;
   status: string;
-  wrapup: string;
+  wrapup?: string;
+  wrapupEvents?: string;
+  eventJob?: string;
+  eventName?: string;
+  wrapupEventNames?: string;
   dispatched?: string;
   name?: string;
   jobTemplate?: string;
