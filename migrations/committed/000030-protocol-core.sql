@@ -1,5 +1,5 @@
 --! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:edfce64bc01ddb431b3f4991e1f87a53ef468909
+--! Hash: sha1:fea8dc136c0ccdaf4a5348c719c2202f0aa34956
 --! Message: protocol core: bookkeeping keyed by (attachment, host job id), one decision function
 
 -- The two-condition protocol, once, for every job table it is attached to: the product's own
@@ -202,22 +202,29 @@ set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_variable
 declare
-  created integer;
+  fired text;
+  subscribed text;
+  inserted integer;
+  created integer := 0;
 begin
-  insert into notifier.notifications
-    (job_id, notification_template_id, trigger, notification_type, job_snapshot)
-  select job_id, t.id, fired.trigger, t.notification_type, snapshot
-    from unnest(triggers) with ordinality as fired (trigger, position)
-    join notifier.notification_templates t on exists (
-           select 1
-             from notifier.subscriptions s
-            where s.notification_template_id = t.id
-              and s.trigger = notifier.subscription_trigger_of(kind, fired.trigger)
-              and (s.job_template_id is null or s.job_template_id = job_template_id)
-              and (s.organization_id is null or s.organization_id = organization_id))
-   order by fired.position, t.id
-  on conflict do nothing;
-  get diagnostics created = row_count;
+  foreach fired in array triggers loop
+    subscribed := notifier.subscription_trigger_of(kind, fired);
+    insert into notifier.notifications
+      (job_id, notification_template_id, trigger, notification_type, job_snapshot)
+    select job_id, t.id, fired, t.notification_type, snapshot
+      from notifier.notification_templates t
+     where exists (
+             select 1
+               from notifier.subscriptions s
+              where s.notification_template_id = t.id
+                and s.trigger = subscribed
+                and (s.job_template_id is null or s.job_template_id = job_template_id)
+                and (s.organization_id is null or s.organization_id = organization_id))
+     order by t.id
+    on conflict do nothing;
+    get diagnostics inserted = row_count;
+    created := created + inserted;
+  end loop;
   if created > 0 then
     perform notifier.wake_listeners();
   end if;

@@ -1,5 +1,5 @@
---! Previous: sha1:edfce64bc01ddb431b3f4991e1f87a53ef468909
---! Hash: sha1:1dad8ea4df568e3dc31cda1c0b0a482d1f71619e
+--! Previous: sha1:fea8dc136c0ccdaf4a5348c719c2202f0aa34956
+--! Hash: sha1:4bb7d19138985494ab2699a22faef938855ed9af
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:
@@ -174,7 +174,9 @@ language sql stable
 set search_path = pg_catalog, pg_temp
 as %5$L;
 
--- Runs while the writer holds the row's lock: the decision, then the rows it fired.
+-- Runs while the writer holds the row's lock: the decision, then the rows it fired. The facts and
+-- the snapshot are those of %2$s and %4$s, written out as statements so that their
+-- plans are kept for the session (a SQL function called from PL/pgSQL is planned on every call).
 create or replace function %6$s() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp
@@ -201,10 +203,12 @@ $ddl$,
     tg,
     format($body$
 declare
-  f notifier.job_facts := %1$s(new);
+  f notifier.job_facts;
   was_final boolean := false;
   d record;
+  snapshot jsonb;
 begin
+  select %1$s into f from (select (new).*) r;
   if tg_op = 'UPDATE' then
     was_final := coalesce(notifier.is_final_status(%2$s), false);
   end if;
@@ -212,12 +216,13 @@ begin
     from notifier.decide(%3$L, f.id, f.kind, f.status, notifier.is_final_status(f.status) and not was_final,
                          f.dispatched, f.wrapup_arrived);
   if cardinality(d.fire) > 0 then
+    select %4$s into snapshot from (select (new).*) r;
     perform notifier.create_notifications(f.id, f.kind, f.job_template_id, f.organization_id, d.fire,
-              %4$s(new) || jsonb_build_object('wrapup_expired_at', d.wrapup_expired_at));
+              snapshot || jsonb_build_object('wrapup_expired_at', d.wrapup_expired_at));
   end if;
   return null;
 end;
-$body$, facts, notifier.attach_status_sql(a, 'old'), a.name, snapshot),
+$body$, a.facts_sql, notifier.attach_status_sql(a, 'old'), a.name, a.snapshot_sql),
     -- INSERT: running or final, or the wrapup already there
     format('(%s::text[] || %s::text[])', running, final), status_new, wrapup_new,
     -- UPDATE OF

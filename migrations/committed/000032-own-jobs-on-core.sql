@@ -1,5 +1,5 @@
---! Previous: sha1:1dad8ea4df568e3dc31cda1c0b0a482d1f71619e
---! Hash: sha1:2cd5262dcc1e7b5e68edcc2c52d29058c77a9954
+--! Previous: sha1:4bb7d19138985494ab2699a22faef938855ed9af
+--! Hash: sha1:7abf83b395558d0629f95c1aad7e9648ee5ebab9
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

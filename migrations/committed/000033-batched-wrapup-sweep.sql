@@ -1,5 +1,5 @@
---! Previous: sha1:2cd5262dcc1e7b5e68edcc2c52d29058c77a9954
---! Hash: sha1:32f797d09070ee1aa21e353cb5d73229851e7ad6
+--! Previous: sha1:7abf83b395558d0629f95c1aad7e9648ee5ebab9
+--! Hash: sha1:cdfb920ebaf8723965191b990f5363c1e0d59da0
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:
