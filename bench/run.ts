@@ -10,6 +10,7 @@ import { BenchChild } from "./child.js";
 import { createBareTables, describeMachine, openBenchServer } from "./database.js";
 import { enqueueGraphileJobs, measureGraphileLatency } from "./graphileWorker.js";
 import { sinkSpan, type SinkSpan, type SinkStats } from "./sink.js";
+import { measureAttachedNotifyingTransitions, measureAttachedOrdinaryWrites } from "./attached.js";
 import { measureNotifyingTransitions, measureOrdinaryWrites, WRITE_CLIENTS } from "./writes.js";
 import { measureDelivery, measureLatency, startService } from "./service.js";
 
@@ -93,6 +94,32 @@ try {
     table.push([`notifying transitions (${WRITE_CLIENTS} clients)`, rate(notifying.product.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(notifying.ratio), "≥ 0.7×"]);
     table.push(["  … with NOTIFY in every transaction (before)", rate(always.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(always.ratio), ""]);
     table.push(["  … vs bare UPDATE + outbox INSERT, no triggers", rate(notifying.product.per_s), `bare with outbox ${rate(outbox.per_s)}`, times(notifying.product.per_s / outbox.per_s), "(the triggers' own cost)"]);
+  }
+
+  // The same on AWX's own main_unifiedjob, attached (notifier.attach_awx), as AWX writes it.
+  const attachedOrdinary = await phase("attached ordinary writes", async () =>
+    measureAttachedOrdinaryWrites(await server.createDatabase("attached_writes"), plan.rounds, plan.roundMs, WRITE_CLIENTS));
+  if (attachedOrdinary) {
+    Object.assign(results, {
+      attached_ordinary_write_ratio: attachedOrdinary.ratio,
+      attached_ordinary_write_tx_per_s: attachedOrdinary.product.per_s,
+      attached_ordinary_write_bare_tx_per_s: attachedOrdinary.bare.per_s,
+    });
+    table.push([`attached AWX main_unifiedjob: ordinary writes (${WRITE_CLIENTS} clients)`, rate(attachedOrdinary.product.per_s),
+      `same table unattached ${rate(attachedOrdinary.bare.per_s)}`, times(attachedOrdinary.ratio), "≥ 0.97×"]);
+  }
+  const attachedNotifying = await phase("attached notifying transitions", async () =>
+    measureAttachedNotifyingTransitions(await server.createDatabase("attached_transitions"), plan.rounds, plan.roundMs, plan.transitionJobs, sinkUrl));
+  if (attachedNotifying) {
+    const outbox = attachedNotifying.variants.bare_with_outbox!;
+    Object.assign(results, {
+      attached_notifying_transition_ratio: attachedNotifying.ratio,
+      attached_notifying_transition_vs_bare_outbox_ratio: attachedNotifying.product.per_s / outbox.per_s,
+      attached_notifying_transition_per_s: attachedNotifying.product.per_s,
+      attached_bare_outbox_per_s: outbox.per_s,
+    });
+    table.push(["  … notifying transitions vs bare UPDATE + outbox INSERT", rate(attachedNotifying.product.per_s),
+      `bare with outbox ${rate(outbox.per_s)}`, times(attachedNotifying.product.per_s / outbox.per_s), "≥ 0.9×"]);
   }
 
   // The same with a delivery service running, as in production: it sleeps (so transactions

@@ -53,7 +53,7 @@ async function openClients(url: string): Promise<pg.Client[]> {
 }
 
 /** Runs the variants in alternating rounds of `roundMs` each; returns per-variant totals. */
-async function interleave(url: string, variants: Variant[], rounds: number, roundMs: number): Promise<Map<string, Side>> {
+export async function interleave(url: string, variants: Variant[], rounds: number, roundMs: number): Promise<Map<string, Side>> {
   const clients = await openClients(url);
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
@@ -89,7 +89,7 @@ async function interleave(url: string, variants: Variant[], rounds: number, roun
   return new Map([...totals].map(([name, t]) => [name, { per_s: t.transactions / (t.ms / 1000), transactions: t.transactions, seconds: t.ms / 1000 }]));
 }
 
-function ratioOf(sides: Map<string, Side>, extra: string[] = []): RatioResult {
+export function ratioOf(sides: Map<string, Side>, extra: string[] = []): RatioResult {
   const product = sides.get("notifier")!;
   const bare = sides.get("bare")!;
   return {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { registerInstallCommands } from "./commands/install.js";
 import { writeErr } from "./terminal.js";
+import { registerAttachCommands } from "./commands/attach.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
 import { registerPurgeCommand } from "./commands/purge.js";
@@ -19,6 +20,7 @@ Examples (each command's --help has more):
   pg-job-notifier migrate                        apply the schema (NOTIFIER_MIGRATE_DATABASE_URL or DATABASE_URL)
   pg-job-notifier start                          embedded PostgreSQL (without DATABASE_URL) and the service
   pg-job-notifier listen --http 127.0.0.1:9187   run the delivery service
+  pg-job-notifier attach awx                     notify AWX's own jobs (main_unifiedjob), AWX unchanged
   pg-job-notifier explain 42                     why job 42's notifications wait, in plain words
   pg-job-notifier templates add --name ops --type webhook \\
       --config '{"url": "https://hooks.example.com/awx"}' --subscribe success,error
@@ -35,6 +37,7 @@ Exit codes: 0 ok, 1 the operation failed, 2 bad usage.`,
 
 registerInstallCommands(program);
 registerExplainCommand(program);
+registerAttachCommands(program);
 registerTemplatesCommand(program);
 registerNotificationsCommand(program);
 registerPurgeCommand(program);

@@ -7,12 +7,13 @@ import { UsageError } from "./errors.js";
 export const DEFAULT_LEASE_SECONDS = 60;
 export const DEFAULT_RETRY_DELAY_SECONDS = 10;
 export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_WRAPUP_GRACE_SECONDS = 300;
 export const DEFAULT_CONCURRENCY = 16;
 /** How often the service claims without a NOTIFY, so a lost wake-up delays a row at most this long. */
 export const DEFAULT_POLL_INTERVAL_SECONDS = 2;
 /** How often notifier.expire_wrapups() runs. */
 export const DEFAULT_SWEEP_INTERVAL_SECONDS = 5;
+/** How often the service checks the attachments' health (notifier.attachments()). */
+export const DEFAULT_ATTACHMENT_CHECK_SECONDS = 30;
 /** How long SIGTERM waits for in-flight sends before releasing them and exiting. */
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 /** Base of the job URLs in messages (AWX's TOWER_URL_BASE). */
@@ -73,10 +74,10 @@ export interface ServiceSettings {
   maxAgeSeconds: number;
   /** Sends in flight at once for one template; null: three quarters of `concurrency`. */
   templateConcurrency: number | null;
-  /** Seconds after a job finished before a missing wrapup event is given up on. */
-  wrapupGraceSeconds: number;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
+  /** Seconds between checks of the attachments' health; /healthz is 503 while one is broken. */
+  attachmentCheckSeconds: number;
   /** Seconds successful notification rows, old job events and removed templates are kept. */
   retentionSeconds: number;
   /** Seconds failed notification rows are kept. */
@@ -107,9 +108,9 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
   maxAgeSeconds: DEFAULT_MAX_AGE_SECONDS,
   templateConcurrency: null,
-  wrapupGraceSeconds: DEFAULT_WRAPUP_GRACE_SECONDS,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
+  attachmentCheckSeconds: DEFAULT_ATTACHMENT_CHECK_SECONDS,
   retentionSeconds: DEFAULT_RETENTION_SECONDS,
   failedRetentionSeconds: DEFAULT_FAILED_RETENTION_SECONDS,
   purgeIntervalSeconds: DEFAULT_PURGE_INTERVAL_SECONDS,
@@ -173,8 +174,6 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds after which a row still pending fails as expired, 0 never (default ${DEFAULT_MAX_AGE_SECONDS})` },
   { key: "templateConcurrency", env: "NOTIFIER_TEMPLATE_CONCURRENCY", flag: "--template-concurrency", schema: wholeNumberUpTo(MAX_CONCURRENCY),
     description: "sends in flight at once for one template, so a slow receiver holds only its share (default ¾ of --concurrency)" },
-  { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
-    description: `seconds to wait for a lost wrapup event before notifying without host counts (default ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
   { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: intervalSeconds,
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: intervalSeconds,
@@ -185,6 +184,8 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `how long failed notification rows are kept (default ${DEFAULT_FAILED_RETENTION_SECONDS / 86_400}d)` },
   { key: "purgeIntervalSeconds", env: "NOTIFIER_PURGE_INTERVAL", flag: "--purge-interval", schema: duration,
     description: `time between purges of what is past its retention (default ${DEFAULT_PURGE_INTERVAL_SECONDS / 3600}h)` },
+  { key: "attachmentCheckSeconds", env: "NOTIFIER_ATTACHMENT_CHECK_INTERVAL", flag: "--attachment-check-interval", schema: intervalSeconds,
+    description: `seconds between health checks of the attached tables; /healthz is 503 while one is broken (default ${DEFAULT_ATTACHMENT_CHECK_SECONDS})` },
   { key: "shutdownGraceSeconds", env: "NOTIFIER_SHUTDOWN_GRACE", flag: "--shutdown-grace", schema: decimal,
     description: `seconds SIGTERM waits for in-flight sends (default ${DEFAULT_SHUTDOWN_GRACE_SECONDS})` },
   { key: "urlBase", env: "NOTIFIER_URL_BASE", flag: "--url-base", schema: urlBase,
@@ -206,7 +207,7 @@ export function addServiceOptions(command: Command): Command {
 
 /**
  * Adds one of the service's settings to an operator command that needs it, e.g. explain's
- * NOTIFIER_WRAPUP_GRACE. Read it back with readServiceSettings(command), which validates it the
+ * NOTIFIER_URL_BASE. Read it back with readServiceSettings(command), which validates it the
  * same way as the service does.
  */
 export function addServiceSetting(command: Command, key: keyof ServiceSettings): Command {

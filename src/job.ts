@@ -1,11 +1,17 @@
 /** Job kinds, statuses and triggers as the SQL schema defines them (AWX's names). */
-export const JOB_KINDS = ["job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job", "workflow_approval"] as const;
+export const JOB_KINDS = [
+  "job", "project_update", "inventory_update", "ad_hoc_command", "system_job", "workflow_job", "workflow_approval",
+] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JOB_STATUSES = ["new", "pending", "waiting", "running", "successful", "failed", "error", "canceled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/** `approval`: the decision on a workflow approval (its `started` row says it waits for review). */
+/**
+ * Notification triggers. A workflow_approval job matches only subscriptions whose trigger is
+ * `approval`: its running notification is a `started` row, its decision an `approval` row
+ * (notifier.final_trigger_of / notifier.subscription_trigger_of in SQL).
+ */
 export const TRIGGERS = ["started", "success", "error", "approval"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
@@ -20,17 +26,6 @@ export const FRIENDLY_NAMES: Record<JobKind, string> = {
   workflow_approval: "Workflow Approval",
 };
 
-/** The wrapup event of each kind (mirrors notifier.wrapup_event_of in SQL). */
-export const WRAPUP_EVENTS: Record<JobKind, string | null> = {
-  job: "playbook_on_stats",
-  project_update: "playbook_on_stats",
-  ad_hoc_command: "playbook_on_stats",
-  inventory_update: "EOF",
-  system_job: "EOF",
-  workflow_job: null,
-  workflow_approval: null,
-};
-
 /** The buckets of a playbook_on_stats event, in AWX's order of precedence (a later one wins). */
 export const HOST_BUCKETS = ["skipped", "ok", "changed", "failures", "dark"] as const;
 export type HostBucket = (typeof HOST_BUCKETS)[number];
@@ -39,7 +34,8 @@ export const HOST_NAMES_PER_BUCKET = 100;
 
 /**
  * The job as a notification row recorded it when it was created (`notifications.job_snapshot`,
- * made by notifier.job_snapshot() in SQL): messages describe this moment, never a later one.
+ * made by the attachment's notifier.<stem>__snapshot() in SQL, e.g. notifier.jobs__snapshot,
+ * notifier.awx__snapshot): messages describe this moment, never a later one.
  */
 export interface JobSnapshot {
   id: number;
@@ -60,8 +56,8 @@ export interface JobSnapshot {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
-  /** Workflow approvals: true when the approval failed because it timed out (not denied). */
-  timed_out?: boolean;
   /** Set when the grace expired without the wrapup: host counts are unavailable. */
   wrapup_expired_at: string | null;
+  /** workflow_approval: the approval timed out (its status is failed). */
+  timed_out?: boolean;
 }

@@ -60,22 +60,26 @@ describe("explain", () => {
 
   it("a finished job whose wrapup was dispatched: waits for the wrapup event, with the time the grace fires it", async () => {
     const jobId = await insertJob(db, { name: "patch", status: "running" });
+    await db.query("update notifier.jobs set status = 'failed', wrapup_dispatched = true where id = $1", [jobId]);
+    // The grace counts from the database clock's stamp at A: move it to a known moment.
     await db.query(
-      "update notifier.jobs set status = 'failed', wrapup_dispatched = true, finished_at = '2031-03-04 12:00:00+00' where id = $1",
+      "update notifier.job_conditions set final_status_at = '2031-03-04 12:00:00+00' where attachment = 'notifier.jobs' and job_id = $1",
       [jobId],
     );
     const text = await explainText(jobId);
     expect(text).toContain(
       "final notification waits for the wrapup event (playbook_on_stats); the grace fires it at 2031-03-04 12:05:00 UTC " +
-        "(NOTIFIER_WRAPUP_GRACE 300 s after finished_at)",
+        "(notifier.settings.wrapup_grace 300 s after the final status)",
     );
     expect(text).toMatch(/wrapup dispatched\s+yes/);
     expect(text).toMatch(/wrapup event\s+playbook_on_stats not processed yet/);
 
-    const json = await explainJson(jobId, { NOTIFIER_WRAPUP_GRACE: "60" });
+    await db.query("update notifier.settings set wrapup_grace = '60 seconds'");
+    const json = await explainJson(jobId);
+    await db.query("update notifier.settings set wrapup_grace = default");
     expect(json.graceFiresAt).toBe("2031-03-04T12:01:00.000Z");
     expect(json.job).toMatchObject({ wrapupDispatched: true, wrapupRequired: true, wrapupProcessed: false });
-    expect(json.waitingFor[0]).toContain("the grace fires it at 2031-03-04 12:01:00 UTC (NOTIFIER_WRAPUP_GRACE 60 s after finished_at)");
+    expect(json.waitingFor[0]).toContain("the grace fires it at 2031-03-04 12:01:00 UTC (notifier.settings.wrapup_grace 60 s after the final status)");
 
     // The wrapup event arrives: the final condition commits and nothing waits for it any more.
     await saveStatsEvent(db, jobId, { ok: { web1: 1 }, failures: { web2: 1 } });
@@ -163,10 +167,10 @@ describe("explain", () => {
 
   it("an unknown job: one line, exit 1", async () => {
     const result = await cli(["explain", "999999"]);
-    expect(result).toEqual({ code: 1, stdout: "", stderr: "pg-job-notifier: job 999999 not found in notifier.jobs\n" });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "pg-job-notifier: job 999999 not found in notifier.jobs or any attached table\n" });
     const verbose = await cli(["--verbose", "explain", "999999"]);
     expect(verbose.code).toBe(1);
-    expect(verbose.stderr).toMatch(/not found in notifier\.jobs\n\s+at /);
+    expect(verbose.stderr).toMatch(/not found in notifier\.jobs or any attached table\n\s+at /);
   });
 
   it("bad usage: exit 2 with one line naming the problem", async () => {
@@ -174,7 +178,6 @@ describe("explain", () => {
       [["explain", "abc"], {}, /JOB_ID must be a positive whole number/],
       [["explain"], {}, /missing required argument/],
       [["explain", "1", "--bogus"], {}, /unknown option '--bogus'/],
-      [["explain", "1"], { NOTIFIER_WRAPUP_GRACE: "soon" }, /NOTIFIER_WRAPUP_GRACE must be a number of seconds/],
       [["explain", "1"], { DATABASE_URL: "mysql://root:pw@localhost/x" }, /DATABASE_URL must be a postgres:\/\//],
     ];
     for (const [args, env, message] of cases) {

@@ -1,21 +1,24 @@
 import type pg from "pg";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
-import { connect, createTestDatabase } from "./helpers/database.js";
-import { addTemplate, backendPid, insertJob, saveStatsEvent, setStatus, triggersOf, waitUntilBlocked } from "./helpers/jobs.js";
+import { connect } from "./helpers/database.js";
+import { HOSTS } from "./helpers/hosts.js";
+import { addTemplate, backendPid, triggersOf, waitUntilBlocked } from "./helpers/jobs.js";
 
 // Forced interleavings of the two writers on real connections under READ COMMITTED: one holds
 // the job's row lock in an open transaction while the other provably waits on it
-// (pg_stat_activity says so), then they commit or roll back in every order.
+// (pg_stat_activity says so), then they commit or roll back in every order. Run once on the
+// product's own tables and once on AWX's main_unifiedjob (attached), written as AWX writes it.
 // REPEATABLE READ and SERIALIZABLE: isolation.test.ts.
 
+describe.each(HOSTS)("$name", (host) => {
 let runner: pg.Client; // writes the status (A)
-let receiver: pg.Client; // saves the wrapup event (B)
+let receiver: pg.Client; // saves the wrapup (B)
 let observer: pg.Client; // sees only what is committed
 let runnerPid: number;
 let receiverPid: number;
 
 beforeAll(async () => {
-  const url = await createTestDatabase();
+  const url = await host.createDatabase();
   [runner, receiver, observer] = await Promise.all([connect(url), connect(url), connect(url)]);
   [runnerPid, receiverPid] = await Promise.all([backendPid(runner), backendPid(receiver)]);
   await addTemplate(observer, "all");
@@ -26,16 +29,16 @@ afterEach(async () => {
 });
 
 async function runningJob(): Promise<number> {
-  return insertJob(observer, { status: "running" });
+  return host.runningJob(observer);
 }
 
 describe("A holds the row lock, B waits on it", () => {
   test("A commits, then B: the final rows are created by B's transaction, visible at B's commit", async () => {
     const id = await runningJob();
     await runner.query("begin");
-    await setStatus(runner, id, "successful", true);
+    await host.setStatus(runner, id, "successful", true);
     await receiver.query("begin");
-    const wrapup = saveStatsEvent(receiver, id);
+    const wrapup = host.wrapup(receiver, id);
     await waitUntilBlocked(observer, receiverPid);
     expect(await triggersOf(observer, id)).toEqual(["started"]);
 
@@ -50,42 +53,42 @@ describe("A holds the row lock, B waits on it", () => {
   test("A rolls back: B finds no final status and fires nothing; a later A fires", async () => {
     const id = await runningJob();
     await runner.query("begin");
-    await setStatus(runner, id, "successful", true);
+    await host.setStatus(runner, id, "successful", true);
     await receiver.query("begin");
-    const wrapup = saveStatsEvent(receiver, id);
+    const wrapup = host.wrapup(receiver, id);
     await waitUntilBlocked(observer, receiverPid);
     await runner.query("rollback");
     await wrapup;
     await receiver.query("commit");
     expect(await triggersOf(observer, id)).toEqual(["started"]);
 
-    await setStatus(runner, id, "failed", true);
+    await host.setStatus(runner, id, "failed", true);
     expect(await triggersOf(observer, id)).toEqual(["started", "error"]);
   });
 
   test("A commits, B rolls back: nothing; B's retry fires once", async () => {
     const id = await runningJob();
     await runner.query("begin");
-    await setStatus(runner, id, "successful", true);
+    await host.setStatus(runner, id, "successful", true);
     await receiver.query("begin");
-    const wrapup = saveStatsEvent(receiver, id);
+    const wrapup = host.wrapup(receiver, id);
     await waitUntilBlocked(observer, receiverPid);
     await runner.query("commit");
     await wrapup;
     await receiver.query("rollback");
     expect(await triggersOf(observer, id)).toEqual(["started"]);
 
-    await saveStatsEvent(receiver, id);
-    await saveStatsEvent(receiver, id);
+    await host.wrapup(receiver, id);
+    await host.wrapup(receiver, id);
     expect(await triggersOf(observer, id)).toEqual(["started", "success"]);
   });
 
   test("A waives B (no wrapup dispatched): A's commit fires, the blocked B adds nothing", async () => {
     const id = await runningJob();
     await runner.query("begin");
-    await setStatus(runner, id, "successful", false);
+    await host.setStatus(runner, id, "successful", false);
     await receiver.query("begin");
-    const wrapup = saveStatsEvent(receiver, id);
+    const wrapup = host.wrapup(receiver, id);
     await waitUntilBlocked(observer, receiverPid);
     expect(await triggersOf(observer, id)).toEqual(["started"]);
     await runner.query("commit");
@@ -99,11 +102,11 @@ describe("A holds the row lock, B waits on it", () => {
 describe("B holds the row lock, A waits on it", () => {
   test("B commits, then A: the final rows are created by A's transaction, visible at A's commit", async () => {
     const id = await runningJob();
-    await observer.query("update notifier.jobs set wrapup_dispatched = true where id = $1", [id]);
+    await host.dispatch(observer, id);
     await receiver.query("begin");
-    await saveStatsEvent(receiver, id);
+    await host.wrapup(receiver, id);
     await runner.query("begin");
-    const status = setStatus(runner, id, "canceled");
+    const status = host.setStatus(runner, id, "canceled");
     await waitUntilBlocked(observer, runnerPid);
     await receiver.query("commit");
     expect(await triggersOf(observer, id)).toEqual(["started"]);
@@ -116,33 +119,33 @@ describe("B holds the row lock, A waits on it", () => {
   test("B rolls back: A (wrapup dispatched) waits for a wrapup; B's retry fires", async () => {
     const id = await runningJob();
     await receiver.query("begin");
-    await saveStatsEvent(receiver, id);
+    await host.wrapup(receiver, id);
     await runner.query("begin");
-    const status = setStatus(runner, id, "successful", true);
+    const status = host.setStatus(runner, id, "successful", true);
     await waitUntilBlocked(observer, runnerPid);
     await receiver.query("rollback");
     await status;
     await runner.query("commit");
     expect(await triggersOf(observer, id)).toEqual(["started"]);
 
-    await saveStatsEvent(receiver, id);
+    await host.wrapup(receiver, id);
     expect(await triggersOf(observer, id)).toEqual(["started", "success"]);
   });
 
   test("B commits, A rolls back: nothing; A's retry fires once", async () => {
     const id = await runningJob();
     await receiver.query("begin");
-    await saveStatsEvent(receiver, id);
+    await host.wrapup(receiver, id);
     await runner.query("begin");
-    const status = setStatus(runner, id, "successful", true);
+    const status = host.setStatus(runner, id, "successful", true);
     await waitUntilBlocked(observer, runnerPid);
     await receiver.query("commit");
     await status;
     await runner.query("rollback");
     expect(await triggersOf(observer, id)).toEqual(["started"]);
 
-    await setStatus(runner, id, "successful", true);
-    await setStatus(runner, id, "successful", true);
+    await host.setStatus(runner, id, "successful", true);
+    await host.setStatus(runner, id, "successful", true);
     expect(await triggersOf(observer, id)).toEqual(["started", "success"]);
   });
 });
@@ -150,22 +153,24 @@ describe("B holds the row lock, A waits on it", () => {
 describe("the wrapup grace against a wrapup arriving at the same moment", () => {
   async function finishedAwaitingWrapup(): Promise<number> {
     const id = await runningJob();
-    await setStatus(observer, id, "successful", true);
+    await host.setStatus(observer, id, "successful", true);
     return id;
   }
 
-  test("B holds the row: the grace sweep waits, then skips the job", async () => {
+  test("B holds the row: the grace sweep never waits, it skips the job (SKIP LOCKED)", async () => {
     const id = await finishedAwaitingWrapup();
     await receiver.query("begin");
-    await saveStatsEvent(receiver, id);
+    await host.wrapup(receiver, id);
     await runner.query("begin");
-    const sweep = runner.query("select notifier.expire_wrapups('0 seconds') as expired");
-    await waitUntilBlocked(observer, runnerPid);
+    expect((await runner.query("select notifier.expire_wrapups('0 seconds') as expired")).rows[0].expired).toBe(0);
     await receiver.query("commit");
-    expect((await sweep).rows[0].expired).toBe(0);
+    expect((await runner.query("select notifier.expire_wrapups('0 seconds') as expired")).rows[0].expired).toBe(0);
     await runner.query("commit");
     expect(await triggersOf(observer, id)).toEqual(["started", "success"]);
-    const { rows } = await observer.query("select wrapup_expired_at from notifier.jobs where id = $1", [id]);
+    const { rows } = await observer.query(
+      "select wrapup_expired_at from notifier.job_conditions where attachment = $1 and job_id = $2",
+      [host.attachment, id],
+    );
     expect(rows[0].wrapup_expired_at).toBeNull();
   });
 
@@ -174,7 +179,7 @@ describe("the wrapup grace against a wrapup arriving at the same moment", () => 
     await runner.query("begin");
     expect((await runner.query("select notifier.expire_wrapups('0 seconds') as expired")).rows[0].expired).toBe(1);
     await receiver.query("begin");
-    const wrapup = saveStatsEvent(receiver, id);
+    const wrapup = host.wrapup(receiver, id);
     await waitUntilBlocked(observer, receiverPid);
     await runner.query("commit");
     await wrapup;
@@ -188,12 +193,17 @@ describe("the wrapup grace against a wrapup arriving at the same moment", () => 
     expect(rows[1].expired).not.toBeNull();
   });
 
-  test("the grace is measured from finished_at", async () => {
+  test("the grace is measured from the database clock's stamp at A, not the host's finished_at", async () => {
     const id = await finishedAwaitingWrapup();
+    await observer.query(`update ${host.table} set ${host.finishedColumn} = now() - interval '2 hours' where id = $1`, [id]);
     expect((await observer.query("select notifier.expire_wrapups('1 hour') as expired")).rows[0].expired).toBe(0);
-    await observer.query("update notifier.jobs set finished_at = now() - interval '61 minutes' where id = $1", [id]);
+    await observer.query(
+      "update notifier.job_conditions set final_status_at = now() - interval '61 minutes' where attachment = $1 and job_id = $2",
+      [host.attachment, id],
+    );
     expect((await observer.query("select notifier.expire_wrapups('1 hour') as expired")).rows[0].expired).toBe(1);
     expect((await observer.query("select notifier.expire_wrapups('1 hour') as expired")).rows[0].expired).toBe(0);
     expect(await triggersOf(observer, id)).toEqual(["started", "success"]);
   });
+});
 });

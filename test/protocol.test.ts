@@ -39,8 +39,16 @@ async function job(fields: Parameters<typeof insertJob>[1] = {}) {
   return insertJob(db, { name: "deploy", status: "pending", ...fields });
 }
 
+/** The job's row with the protocol's bookkeeping (notifier.job_conditions, NULLs before any). */
 async function jobRow(id: number) {
-  const { rows } = await db.query("select * from notifier.jobs where id = $1", [id]);
+  const { rows } = await db.query(
+    `select j.*, c.wrapup_required, c.final_status_at, c.wrapup_processed_at, c.wrapup_expired_at,
+            c.started_condition_at, c.final_condition_at, c.final_trigger
+       from notifier.jobs j
+       left join notifier.job_conditions c on c.attachment = 'notifier.jobs' and c.job_id = j.id
+      where j.id = $1`,
+    [id],
+  );
   return rows[0];
 }
 
@@ -225,14 +233,18 @@ describe("the wrapup event of each kind", () => {
   });
 });
 
-describe("bookkeeping columns belong to the protocol", () => {
-  test("writes to them are overruled, so nothing is suppressed or repeated", async () => {
+describe("bookkeeping belongs to the protocol", () => {
+  test("it is not on the job row, so a host write can neither suppress nor repeat a notification", async () => {
     const id = await job({ status: "running" });
     await setStatus(db, id, "successful", false);
     const before = await jobRow(id);
+    for (const column of ["final_condition_at", "started_condition_at", "final_trigger", "wrapup_required", "wrapup_processed_at"]) {
+      await expect(db.query(`update notifier.jobs set ${column} = null where id = $1`, [id])).rejects.toMatchObject({ code: "42703" });
+    }
+    // A stale full-row save (every column as it was when the job ran), then the reaper.
     await db.query(
-      `update notifier.jobs set final_condition_at = null, started_condition_at = null, final_trigger = null,
-              wrapup_required = true, wrapup_processed_at = null, status = 'running' where id = $1`,
+      `update notifier.jobs set status = 'running', host_status_counts = null, wrapup_dispatched = true,
+              finished_at = null where id = $1`,
       [id],
     );
     await setStatus(db, id, "failed");
@@ -245,7 +257,6 @@ describe("bookkeeping columns belong to the protocol", () => {
     expect(await triggersOf(db, id)).toEqual(["started", "success"]);
 
     const inserted = await insertJob(db, { status: "pending" });
-    await db.query("update notifier.jobs set final_condition_at = now() where id = $1", [inserted]);
     await setStatus(db, inserted, "successful", false);
     expect(await triggersOf(db, inserted)).toEqual(["success"]);
   });

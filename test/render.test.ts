@@ -265,7 +265,10 @@ describe("snapshots made by SQL", () => {
     const jobId = await insertJob(db, { name: `it's "quoted"`, status: "pending", wrapup_dispatched: false });
     await setStatus(db, jobId, "running");
     await setStatus(db, jobId, "failed", true);
-    await db.query("update notifier.jobs set finished_at = now() - interval '1 hour' where id = $1", [jobId]);
+    await db.query(
+      "update notifier.job_conditions set final_status_at = now() - interval '1 hour' where attachment = 'notifier.jobs' and job_id = $1",
+      [jobId],
+    );
     await db.query("select notifier.expire_wrapups(interval '5 minutes')");
 
     const [started, final] = await notificationsOf(db, jobId);

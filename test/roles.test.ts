@@ -61,11 +61,12 @@ describe("host role", () => {
     expect(job.rows[0].host_status_counts).toEqual({ ok: 1 });
   });
 
-  it("cannot write the protocol's bookkeeping columns", async () => {
+  it("cannot write the protocol's bookkeeping (notifier.job_conditions)", async () => {
     const jobId = await insertJob(host, { status: "running" });
-    await expectDenied(host.query("update notifier.jobs set final_condition_at = now() where id = $1", [jobId]));
-    await expectDenied(host.query("update notifier.jobs set wrapup_expired_at = now() where id = $1", [jobId]));
-    await expectDenied(host.query("insert into notifier.jobs (name, final_trigger) values ('x', 'error')"));
+    await expectDenied(host.query("update notifier.job_conditions set final_condition_at = now() where job_id = $1", [jobId]));
+    await expectDenied(host.query("update notifier.job_conditions set wrapup_expired_at = now() where job_id = $1", [jobId]));
+    await expectDenied(host.query("insert into notifier.job_conditions (attachment, job_id, final_trigger) values ('notifier.jobs', 0, 'error')"));
+    await expectDenied(host.query("select notifier.decide('notifier.jobs', $1, 'job', 'successful', true, false, false)", [jobId]));
   });
 
   it("cannot write templates or notifications, nor read notifications, nor run the grace", async () => {
@@ -115,8 +116,12 @@ describe("service role", () => {
 
     // The grace sweep fires a final condition through the job triggers, with no UPDATE on jobs.
     await setStatus(admin, jobId, "failed", true);
-    await admin.query("update notifier.jobs set finished_at = now() - interval '1 hour' where id = $1", [jobId]);
-    expect(await expireWrapups(servicePool, 300)).toBe(1);
+    await admin.query("update notifier.settings set wrapup_grace = '0 seconds'");
+    try {
+      expect(await expireWrapups(servicePool, 300)).toBe(1);
+    } finally {
+      await admin.query("update notifier.settings set wrapup_grace = default");
+    }
     const rows = await service.query("select trigger, status from notifier.notifications where job_id = $1 order by id", [jobId]);
     expect(rows.rows).toEqual([
       { trigger: "started", status: "successful" },
@@ -129,7 +134,9 @@ describe("service role", () => {
   it("runs the real delivery service: sends started, and the final row the grace fires", async () => {
     const receiver = await HttpReceiver.start();
     await addWebhook(admin, "roles-live", { url: `${receiver.url}/hook` }, { jobTemplateId: LIVE_JOB_TEMPLATE });
-    const process = await ServiceProcess.start({ databaseUrl: urlOf(service), env: { NOTIFIER_WRAPUP_GRACE: "1" } });
+    await admin.query("update notifier.settings set wrapup_grace = '1 second'");
+    afterFile(() => admin.query("update notifier.settings set wrapup_grace = default"));
+    const process = await ServiceProcess.start({ databaseUrl: urlOf(service) });
     const host = await loginAs("notifier_host");
     const jobId = await insertJob(host, { name: "roles-live", status: "running", job_template_id: LIVE_JOB_TEMPLATE });
     await host.query("update notifier.jobs set status = 'successful', wrapup_dispatched = true where id = $1", [jobId]);
@@ -236,7 +243,7 @@ describe("role names and creation", () => {
       const grants = await migrated.query(
         `select has_table_privilege($1, 'notifier.job_notification_state', 'select') as ro_view,
                 has_column_privilege($2, 'notifier.jobs', 'status', 'update') as host_status,
-                has_column_privilege($2, 'notifier.jobs', 'final_condition_at', 'update') as host_bookkeeping,
+                has_table_privilege($2, 'notifier.job_conditions', 'update') as host_bookkeeping,
                 has_table_privilege($3, 'notifier.notifications', 'update') as service_notifications,
                 (select pg_get_userbyid(proowner) from pg_proc where oid = 'notifier.expire_wrapups(interval)'::regprocedure) as sweep_owner`,
         [names.readonly, names.host, names.service],

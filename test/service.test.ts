@@ -27,7 +27,8 @@ describe("one service process", () => {
     for (let i = 0; i < 20; i++) jobs.push(await runJob(db, `backlog job ${i}`, i % 4 === 0 ? "failed" : "successful", scope));
     expect((await rowsOf(db)).every((row) => row.status === "pending")).toBe(true);
 
-    service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_MAX_ATTEMPTS: "3", NOTIFIER_WRAPUP_GRACE: "1" } });
+    await db.query("update notifier.settings set wrapup_grace = '1 second'"); // the database's one grace
+    service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_MAX_ATTEMPTS: "3" } });
     const requests = await receiver.waitForRequests(40, to("backlog"));
     const rows = await waitUntilSettled(db);
     expect(rows.map((row) => row.status)).toEqual(rows.map(() => "successful"));

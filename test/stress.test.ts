@@ -1,25 +1,28 @@
 import pg from "pg";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { connect, createTestDatabase } from "./helpers/database.js";
-import { addTemplate, insertJob, saveStatsEvent, setStatus } from "./helpers/jobs.js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { connect } from "./helpers/database.js";
+import { HOSTS } from "./helpers/hosts.js";
+import { addTemplate } from "./helpers/jobs.js";
 
 // A randomized race: a few hundred jobs whose runner (A) and callback receiver (B) write on many
 // connections at once, with random delays, random isolation levels (retrying 40001 as a host
 // must), duplicated wrapups, reaper rewrites and lost wrapups. Throughout, an observer checks on
 // committed snapshots that no final row exists early and no due final row is missing; at the end
-// every job has exactly the right rows.
+// every job has exactly the right rows. Run on the product's own tables and on AWX's
+// main_unifiedjob (attached), written as AWX writes it.
 
 const JOBS = 300;
 const TEMPLATES = 2;
 const LEVELS = ["read committed", "repeatable read", "serializable"] as const;
 const FINAL_STATUSES = ["successful", "failed", "error", "canceled"] as const;
 
+describe.each(HOSTS)("$name", (host) => {
 let url: string;
 let pool: pg.Pool;
 let observer: pg.Client;
 
 beforeAll(async () => {
-  url = await createTestDatabase();
+  url = await host.createDatabase();
   pool = new pg.Pool({ connectionString: url, max: 24 });
   observer = await connect(url);
   for (let t = 0; t < TEMPLATES; t++) await addTemplate(observer, `template ${t}`);
@@ -66,20 +69,21 @@ interface Plan {
 }
 
 /** Invariants every committed snapshot must satisfy (run in one statement = one snapshot). */
+const jobs = `${host.table} j left join notifier.job_conditions c on c.attachment = '${host.attachment}' and c.job_id = j.id`;
 const INVARIANTS = `
   select
-    (select count(*) from notifier.notifications n join notifier.jobs j on j.id = n.job_id
+    (select count(*) from notifier.notifications n join ${jobs} on j.id = n.job_id
       where n.trigger <> 'started'
         and not (notifier.is_final_status(j.status)
-                 and (not j.wrapup_required or j.host_status_counts is not null or j.wrapup_expired_at is not null)))::int
+                 and (not c.wrapup_required or j.host_status_counts is not null or c.wrapup_expired_at is not null)))::int
       as early,
-    (select count(*) from notifier.jobs j
+    (select count(*) from ${jobs}
       where notifier.is_final_status(j.status)
-        and (not j.wrapup_required or j.host_status_counts is not null)
+        and (not c.wrapup_required or j.host_status_counts is not null)
         and (select count(*) from notifier.notifications n where n.job_id = j.id and n.trigger <> 'started') <> ${TEMPLATES})::int
       as missing_or_extra,
-    (select count(*) from notifier.jobs j
-      where j.started_condition_at is not null
+    (select count(*) from ${jobs}
+      where c.started_condition_at is not null
         and (select count(*) from notifier.notifications n where n.job_id = j.id and n.trigger = 'started') <> ${TEMPLATES})::int
       as started_wrong`;
 
@@ -89,7 +93,7 @@ test(`${JOBS} jobs with racing writers get exactly the right rows`, async () => 
   for (let i = 0; i < JOBS; i++) {
     const dispatched = next() < 0.7;
     plans.push({
-      id: await insertJob(observer, { name: `job ${i}`, status: "pending" }),
+      id: await host.pendingJob(observer, `job ${i}`),
       final: FINAL_STATUSES[Math.floor(next() * FINAL_STATUSES.length)]!,
       dispatched,
       wrapups: dispatched ? (next() < 0.1 ? 0 : next() < 0.2 ? 2 : 1) : next() < 0.3 ? 1 : 0,
@@ -112,17 +116,17 @@ test(`${JOBS} jobs with racing writers get exactly the right rows`, async () => 
     plans.map(async (plan) => {
       const runner = async () => {
         await delay();
-        await inTransaction(level(), (c) => setStatus(c, plan.id, "running"));
+        await inTransaction(level(), (c) => host.setStatus(c, plan.id, "running"));
         await delay();
-        await inTransaction(level(), (c) => setStatus(c, plan.id, plan.final, plan.dispatched));
+        await inTransaction(level(), (c) => host.setStatus(c, plan.id, plan.final, plan.dispatched));
         if (plan.reaper && plan.final === "failed") {
-          await inTransaction(level(), (c) => setStatus(c, plan.id, "error"));
+          await inTransaction(level(), (c) => host.setStatus(c, plan.id, "error"));
         }
       };
       const receiver = async () => {
         for (let i = 0; i < plan.wrapups; i++) {
           await delay();
-          await inTransaction(level(), (c) => saveStatsEvent(c, plan.id, { ok: { [`host-${i}`]: 1 } }));
+          await inTransaction(level(), (c) => host.wrapup(c, plan.id, { ok: { [`host-${i}`]: 1 } }));
         }
       };
       await Promise.all([runner(), receiver()]);
@@ -148,5 +152,6 @@ test(`${JOBS} jobs with racing writers get exactly the right rows`, async () => 
     expect({ job: plan.id, triggers: triggersByJob.get(plan.id) }).toEqual({ job: plan.id, triggers: expected });
   }
   expect((await observer.query(INVARIANTS)).rows[0]).toEqual({ early: 0, missing_or_extra: 0, started_wrong: 0 });
-  console.log(`stress: ${JOBS} jobs, ${retries} serialization retries, ${lost} lost wrapups fired by the grace`);
+  console.log(`stress (${host.name}): ${JOBS} jobs, ${retries} serialization retries, ${lost} lost wrapups fired by the grace`);
+});
 });

@@ -51,3 +51,10 @@ export function oneLine(text: string, max = 120): string {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/** The SQLSTATE of a database error (slonik keeps pg's error as the cause), if any. */
+export function errorCode(error: unknown): string | undefined {
+  const withCode = error as { code?: unknown; cause?: { code?: unknown } };
+  const code = withCode.code ?? withCode.cause?.code;
+  return typeof code === "string" ? code : undefined;
+}

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { addServiceSetting, readServiceSettings } from "../config.js";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { OperationError } from "../errors.js";
 import { FRIENDLY_NAMES, type JobKind } from "../job.js";
@@ -13,35 +12,31 @@ import { writeOut } from "../terminal.js";
 /** More rows than one job can have (one per template and trigger) in any sane installation. */
 const MAX_ROWS_PER_JOB = 10_000;
 
-const FINAL_STATUSES = ["successful", "failed", "error", "canceled"];
-
 export function registerExplainCommand(program: Command): void {
   const command = program
     .command("explain")
     .description("say which conditions of a job have committed, which notifications exist, and why anything still waits")
-    .argument("<job-id>", "notifier.jobs.id")
+    .argument("<job-id>", "the job's id (notifier.jobs.id, or the id in an attached table such as AWX's main_unifiedjob)")
     .option("--json", "print one JSON object instead of text")
     .addOption(databaseUrlOption())
     .addHelpText(
       "after",
       `
-Times are UTC. The grace time assumes the delivery service runs with the same
-NOTIFIER_WRAPUP_GRACE (--wrapup-grace) as given here.
+Times are UTC. The reasons are the database's (notifier.job_notification_state); the grace is
+notifier.settings.wrapup_grace, counted from the moment the final status was written.
 
 Examples:
   pg-job-notifier explain 42
   pg-job-notifier explain 42 --json | jq .waitingFor`,
     );
-  addServiceSetting(command, "wrapupGraceSeconds");
   command.action(async (jobIdText: string, options: { json?: boolean; databaseUrl?: string }) => {
     const jobId = parsePositiveInteger(jobIdText, "JOB_ID");
-    const { wrapupGraceSeconds } = readServiceSettings(command);
     const explanation = await withDatabase(options.databaseUrl, async (db) => {
       const job = await describeJob(db, jobId);
-      if (!job) throw new OperationError(`job ${jobId} not found in notifier.jobs`);
+      if (!job) throw new OperationError(`job ${jobId} not found in notifier.jobs or any attached table`);
       const notifications = await listNotifications(db, { jobId, limit: MAX_ROWS_PER_JOB });
       const templates = await listTemplatesWithTriggers(db, [...new Set(notifications.map((row) => row.templateId))]);
-      return explain(job, [...notifications].reverse(), templates, wrapupGraceSeconds);
+      return explain(job, [...notifications].reverse(), templates);
     });
     if (options.json) printJson(explanation);
     else writeOut(`${formatExplanation(explanation)}\n`);
@@ -55,13 +50,10 @@ function explain(
   job: JobDescription,
   notifications: readonly NotificationRecord[],
   templates: readonly { id: string; name: string; notificationType: string; configuration: Record<string, unknown> }[],
-  wrapupGraceSeconds: number,
 ) {
-  const waitsForWrapup =
-    job.finalConditionAt === null && job.wrapupRequired === true && job.wrapupProcessedAt === null && job.wrapupExpiredAt === null;
-  const graceFiresAt = waitsForWrapup && job.finishedAt !== null ? job.finishedAt + wrapupGraceSeconds * 1000 : null;
   return {
     job: {
+      attachment: job.attachment,
       id: job.id,
       kind: job.kind,
       name: job.name,
@@ -82,10 +74,10 @@ function explain(
       finalCommittedAt: isoTime(job.finalConditionAt),
       finalTrigger: job.finalTrigger,
     },
-    wrapupGraceSeconds,
-    graceFiresAt: isoTime(graceFiresAt),
+    wrapupGraceSeconds: job.wrapupGraceSeconds,
+    graceFiresAt: isoTime(job.graceFiresAt),
     /** Plain sentences; empty when nothing is owed. */
-    waitingFor: waitingFor(job, notifications, graceFiresAt, wrapupGraceSeconds),
+    waitingFor: waitingFor(job, notifications),
     notifications: notifications.map((row) => ({
       id: row.id,
       trigger: row.trigger,
@@ -109,28 +101,25 @@ function explain(
   };
 }
 
-function waitingFor(
-  job: JobDescription,
-  notifications: readonly NotificationRecord[],
-  graceFiresAt: number | null,
-  wrapupGraceSeconds: number,
-): string[] {
+/** The reasons, worded from what the database answers (notifier.job_notification_state.waiting_for, grace_fires_at). */
+function waitingFor(job: JobDescription, notifications: readonly NotificationRecord[]): string[] {
   const reasons: string[] = [];
-  const isFinal = FINAL_STATUSES.includes(job.status);
-  if (job.startedConditionAt === null && !isFinal) {
+  const waitsForFinalStatus = job.waitingFor === "final status";
+  if (job.startedConditionAt === null && waitsForFinalStatus) {
     reasons.push(`started notification waits for the status running (the job is ${job.status})`);
   }
-  if (job.finalConditionAt === null) {
-    if (!isFinal) {
-      reasons.push(`final notification waits for a final status (the job is ${job.status})`);
-    } else if (graceFiresAt !== null) {
-      const grace = `NOTIFIER_WRAPUP_GRACE ${wrapupGraceSeconds} s after finished_at`;
-      reasons.push(
-        graceFiresAt > job.now
-          ? `final notification waits for the wrapup event (${job.wrapupEvent}); the grace fires it at ${formatTime(graceFiresAt)} (${grace})`
-          : `final notification waits for the wrapup event (${job.wrapupEvent}); the grace was due at ${formatTime(graceFiresAt)} (${grace}) and fires at the next sweep of a running delivery service`,
-      );
-    }
+  if (waitsForFinalStatus) {
+    reasons.push(`final notification waits for a final status (the job is ${job.status})`);
+  } else if (job.waitingFor !== null) {
+    const grace = `notifier.settings.wrapup_grace ${job.wrapupGraceSeconds} s after the final status`;
+    const fires = job.graceFiresAt;
+    reasons.push(
+      fires === null
+        ? `final notification waits for the ${job.waitingFor}`
+        : fires > job.now
+          ? `final notification waits for the ${job.waitingFor}; the grace fires it at ${formatTime(fires)} (${grace})`
+          : `final notification waits for the ${job.waitingFor}; the grace was due at ${formatTime(fires)} (${grace}) and fires at the next sweep of a running delivery service`,
+    );
   }
 
   const pending = notifications.filter((row) => row.status === "pending");
@@ -179,6 +168,7 @@ function formatExplanation(explanation: Explanation): string {
             : `${job.wrapupEvent} not processed yet`;
   const lines = [
     `${friendly} #${job.id} "${job.name}": ${job.status}`,
+    `  attached table      ${job.attachment}`,
     `  wrapup dispatched   ${job.wrapupDispatched ? "yes" : "no"}`,
     `  wrapup event        ${wrapup}`,
     `  host status counts  ${job.hostStatusCounts === null ? "-" : JSON.stringify(job.hostStatusCounts)}`,

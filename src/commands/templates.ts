@@ -15,7 +15,7 @@ import { removeTemplate } from "../sql/removeTemplate.js";
 import { validateTemplate } from "../sql/validateTemplate.js";
 import { maskSecrets } from "../types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
-import { formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { errorCode, formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
 import { writeOut } from "../terminal.js";
 
 /** SQLSTATE of notifier.validate_notification_template's errors. */
@@ -305,8 +305,3 @@ function asObject(value: unknown, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function errorCode(error: unknown): string | undefined {
-  const withCode = error as { code?: unknown; cause?: { code?: unknown } };
-  const code = withCode.code ?? withCode.cause?.code;
-  return typeof code === "string" ? code : undefined;
-}

@@ -9,6 +9,7 @@ import { readHealth } from "../sql/readHealth.js";
 import { closeHttpPools } from "../types/http.js";
 import { requiredToken } from "../web/access.js";
 import { createWebView } from "../web/webView.js";
+import { AttachmentWatch } from "./attachmentWatch.js";
 import { Deliverer } from "./deliverer.js";
 import { startHttpServer, type HttpServerHandle, type RouteHandler } from "./httpServer.js";
 import { Listener } from "./listener.js";
@@ -30,7 +31,7 @@ export interface NotifierService {
   metrics: ServiceMetrics;
   /** The HTTP server when config.http is set. */
   http: HttpServerHandle | null;
-  /** Connected, listening, and the last database operation succeeded. */
+  /** Connected, listening, the last database operation succeeded, and no attachment is broken. */
   isHealthy(): boolean;
   /** Graceful stop (idempotent): stop claiming, finish or release in-flight sends, close everything. */
   stop(): Promise<void>;
@@ -53,21 +54,24 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
   deliverer.onClaimed = (idle) => (idle ? listener.idle() : listener.busy());
-  const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds, graceSeconds: config.wrapupGraceSeconds }, logger);
+  const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds }, logger);
   const purger = new Purger(db, {
     intervalSeconds: config.purgeIntervalSeconds,
     retentionSeconds: config.retentionSeconds,
     failedRetentionSeconds: config.failedRetentionSeconds,
   }, logger);
-  const isHealthy = () => listener.listening && deliverer.databaseReachable;
+  const attachments = new AttachmentWatch(db, { intervalSeconds: config.attachmentCheckSeconds }, logger);
+  const isHealthy = () => listener.listening && deliverer.databaseReachable && attachments.healthy;
   let http: HttpServerHandle | null = null;
   try {
+    await attachments.start();
     await listener.start();
     if (config.http) {
       const routes = [createWebView({ db }), ...(options.routes ?? [])];
       http = await startHttpServer({ address: config.http, isHealthy, registry: metrics.registry, routes, accessToken }, logger);
     }
   } catch (error) {
+    await attachments.stop();
     await listener.stop();
     await db.end();
     throw error;
@@ -82,6 +86,7 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
     logger.info("stopping: no new claims, finishing sends in flight");
     await sweeper.stop();
     await purger.stop();
+    await attachments.stop();
     await deliverer.stop(config.shutdownGraceSeconds * 1000);
     await listener.stop();
     await http?.close();

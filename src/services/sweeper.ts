@@ -2,20 +2,27 @@ import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import { expireWrapups } from "../sql/expireWrapups.js";
 
+/** Jobs per batch: each batch is one short transaction of its own. */
+export const DEFAULT_SWEEP_BATCH_SIZE = 500;
+
 export interface SweeperConfig {
   /** Seconds between runs of notifier.expire_wrapups(). */
   intervalSeconds: number;
-  /** NOTIFIER_WRAPUP_GRACE: seconds after a job finished before its missing wrapup is given up on. */
-  graceSeconds: number;
+  /** Jobs per batch (default DEFAULT_SWEEP_BATCH_SIZE). */
+  batchSize?: number;
 }
 
 /**
- * Never give up (CONTRACT §5.4): fires the final notifications of jobs whose wrapup event never
- * came. Safe with any number of processes doing the same (the SQL is exactly-once).
+ * Never give up (CONTRACT §5.4): fires the final notifications of jobs whose wrapup never came,
+ * once notifier.settings.wrapup_grace has passed since their final status (the one grace of the
+ * database; every process agrees). Each run loops over bounded SKIP LOCKED batches until a batch
+ * comes back short, so a long callback-receiver outage is swept in many short transactions that
+ * never wait on a host writer. Safe with any number of processes doing the same.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private running: Promise<unknown> | null = null;
+  private stopping = false;
 
   constructor(private readonly db: DatabasePool, private readonly config: SweeperConfig, private readonly logger: Logger) {}
 
@@ -26,16 +33,25 @@ export class Sweeper {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }
 
-  private async sweep(): Promise<void> {
+  /** One run: batches until one comes back short. Returns how many jobs it expired. */
+  async sweep(): Promise<number> {
+    const batchSize = this.config.batchSize ?? DEFAULT_SWEEP_BATCH_SIZE;
+    let total = 0;
     try {
-      const expired = await expireWrapups(this.db, this.config.graceSeconds);
-      if (expired > 0) this.logger.info({ jobs: expired }, "wrapup grace expired: final notifications created without host counts");
+      for (;;) {
+        const expired = await expireWrapups(this.db, batchSize);
+        total += expired;
+        if (expired < batchSize || this.stopping) break;
+      }
     } catch (error) {
       this.logger.warn({ error: (error as Error).message }, "wrapup sweep failed; trying again");
     }
+    if (total > 0) this.logger.info({ jobs: total }, "wrapup grace expired: final notifications created without host counts");
+    return total;
   }
 }

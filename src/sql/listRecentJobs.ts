@@ -16,9 +16,10 @@ export const RecentJob = z.object({
 export type RecentJob = z.infer<typeof RecentJob>;
 
 /**
- * The newest jobs with their notification counts (notifier.job_notification_state); with
- * `status`, only jobs that have a notification in that status. Ids and times come back as text
- * (ISO 8601, UTC), whatever type parsers the pool has.
+ * The newest jobs that have notification rows, with their counts (notifier.job_state, the state
+ * view's rows read through each attached table's key, so an AWX-sized main_unifiedjob is never
+ * scanned); with `status`, only jobs that have a notification in that status. Ids and times come
+ * back as text (ISO 8601, UTC), whatever type parsers the pool has.
  */
 export async function listRecentJobs(
   db: CommonQueryMethods,
@@ -29,10 +30,11 @@ export async function listRecentJobs(
     select s.job_id::text as "jobId", s.kind, s.name, s.status, s.waiting_for as "waitingFor",
            ${utcIsoText("s.finished_at")} as "finishedAt",
            s.pending::int as pending, s.successful::int as successful, s.failed::int as failed
-      from notifier.job_notification_state s
-     where ${status}::text is null
-        or exists (select 1 from notifier.notifications n
-                    where n.job_id = s.job_id and n.status = ${status}::text)
-     order by s.job_id desc
-     limit ${options.limit}`);
+      from (select distinct n.job_id
+              from notifier.notifications n
+             where ${status}::text is null or n.status = ${status}::text
+             order by n.job_id desc
+             limit ${options.limit}) recent
+     cross join lateral notifier.job_state(recent.job_id) s
+     order by s.job_id desc, s.attachment`);
 }
