@@ -1,5 +1,5 @@
---! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:fea8dc136c0ccdaf4a5348c719c2202f0aa34956
+--! Previous: sha1:29f11e00327d00c28c4f581e83733718bf041a75
+--! Hash: sha1:f2814bc6b3b4288ff329359af5d687ed9d54b8ea
 --! Message: protocol core: bookkeeping keyed by (attachment, host job id), one decision function
 
 -- The two-condition protocol, once, for every job table it is attached to: the product's own

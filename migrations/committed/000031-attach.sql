@@ -1,5 +1,5 @@
---! Previous: sha1:fea8dc136c0ccdaf4a5348c719c2202f0aa34956
---! Hash: sha1:4bb7d19138985494ab2699a22faef938855ed9af
+--! Previous: sha1:f2814bc6b3b4288ff329359af5d687ed9d54b8ea
+--! Hash: sha1:3c0273cf64f1b223f140e00cc40800266fb0aae7
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:

@@ -1,5 +1,5 @@
---! Previous: sha1:4bb7d19138985494ab2699a22faef938855ed9af
---! Hash: sha1:7abf83b395558d0629f95c1aad7e9648ee5ebab9
+--! Previous: sha1:3c0273cf64f1b223f140e00cc40800266fb0aae7
+--! Hash: sha1:c7286ce3a9be5a5a6299dedc97380d3d56befd39
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

@@ -1,5 +1,5 @@
---! Previous: sha1:7abf83b395558d0629f95c1aad7e9648ee5ebab9
---! Hash: sha1:cdfb920ebaf8723965191b990f5363c1e0d59da0
+--! Previous: sha1:c7286ce3a9be5a5a6299dedc97380d3d56befd39
+--! Hash: sha1:8f7d53e2df34db4f7fb9287a5ad593931d360579
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

@@ -1,5 +1,5 @@
---! Previous: sha1:29f11e00327d00c28c4f581e83733718bf041a75
---! Hash: sha1:0f291e74dbf1210eeb98a9f924b9f1437e41bf6c
+--! Previous: sha1:8f7d53e2df34db4f7fb9287a5ad593931d360579
+--! Hash: sha1:5d29e9fcad018a0b8196221dcd3a20e7789ff798
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

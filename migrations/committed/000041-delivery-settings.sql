@@ -1,5 +1,5 @@
---! Previous: sha1:0f291e74dbf1210eeb98a9f924b9f1437e41bf6c
---! Hash: sha1:8ad97aaa465f979e617e3e6cf7c94e39a40ac33f
+--! Previous: sha1:5d29e9fcad018a0b8196221dcd3a20e7789ff798
+--! Hash: sha1:faf08cfe2d81f7f85b392f6b3ca5d424d32dafb1
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

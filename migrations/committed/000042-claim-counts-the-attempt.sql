@@ -1,5 +1,5 @@
---! Previous: sha1:8ad97aaa465f979e617e3e6cf7c94e39a40ac33f
---! Hash: sha1:e6e888076ce83b561ead638741d5fd7c13143164
+--! Previous: sha1:faf08cfe2d81f7f85b392f6b3ca5d424d32dafb1
+--! Hash: sha1:35193971a5f67380b5f3438c5454e799d6b16e00
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

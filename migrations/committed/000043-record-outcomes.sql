@@ -1,5 +1,5 @@
---! Previous: sha1:e6e888076ce83b561ead638741d5fd7c13143164
---! Hash: sha1:9739b848a0b8f2204a727d6ed1cbeb837e40f3db
+--! Previous: sha1:35193971a5f67380b5f3438c5454e799d6b16e00
+--! Hash: sha1:865fd13acf19c8e00c0138e7f36d1c5b3ef7048c
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

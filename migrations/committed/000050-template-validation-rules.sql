@@ -1,5 +1,5 @@
---! Previous: sha1:9739b848a0b8f2204a727d6ed1cbeb837e40f3db
---! Hash: sha1:52896bd1f1ee46b8acedaa8e0114219fab20a18e
+--! Previous: sha1:865fd13acf19c8e00c0138e7f36d1c5b3ef7048c
+--! Hash: sha1:79a5dd4bd09b666fc6b26204fb9eafb0aa648f9a
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

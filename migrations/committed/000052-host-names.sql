@@ -1,5 +1,5 @@
---! Previous: sha1:f8754581015999398312a7cc6e9e6e40dd866b86
---! Hash: sha1:4289c91b37c0075da08a9600688187abaa357870
+--! Previous: sha1:190be8f459cd86f0ea13ba8c6ee6adde3e2414f9
+--! Hash: sha1:5fa46668ff5674d88dbcf2482dc30ba93d072929
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:4289c91b37c0075da08a9600688187abaa357870
---! Hash: sha1:a89451747d6615ceb57c364a3c8ab49339c0a93d
+--! Previous: sha1:5fa46668ff5674d88dbcf2482dc30ba93d072929
+--! Hash: sha1:57e64f80fd8afd5bdfcc4c3efb82a469d685c867
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
