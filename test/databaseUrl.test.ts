@@ -237,6 +237,15 @@ describe("against a server with TLS", () => {
     await pool.end();
   });
 
+  it.each(["disable", "allow", "prefer"])("%s: every connection connects, without TLS (no fallback between the two, unlike libpq)", async (mode) => {
+    const target = tlsUrl(mode);
+    for (const [name, open] of Object.entries(opens)) await expect(open(target), name).resolves.toBeUndefined();
+    const pool = await createDatabasePool(target, { maximumPoolSize: 1 });
+    await pool.query(sql.unsafe`select 1`);
+    expect((await tlsOfConnections())[APPLICATION_NAMES.pool]).toBe(false);
+    await pool.end();
+  });
+
   it.each([
     ["verify-full", { ca: "other" }, /self[- ]signed certificate|unable to verify/],
     ["verify-ca", { ca: "other" }, /self[- ]signed certificate|unable to verify/],
