@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Option } from "commander";
 import type { ConnectionOptions } from "node:tls";
-import type pg from "pg";
+import pg from "pg";
 import { parse, parseIntoClientConfig } from "pg-connection-string";
 import { UsageError } from "./errors.js";
 
@@ -18,6 +18,8 @@ export const APPLICATION_NAMES = {
   /** `start --demo`'s two job writers. */
   demoStatusWriter: "pg-job-notifier/demo-status-writer",
   demoWrapupWriter: "pg-job-notifier/demo-wrapup-writer",
+  /** The first connection that settles sslmode=prefer or allow. */
+  tlsProbe: "pg-job-notifier/tls-probe",
 } as const;
 export type ApplicationName = (typeof APPLICATION_NAMES)[keyof typeof APPLICATION_NAMES];
 
@@ -25,19 +27,23 @@ export type ApplicationName = (typeof APPLICATION_NAMES)[keyof typeof APPLICATIO
 const TLS_PARAMETERS = ["sslmode", "sslrootcert", "sslcert", "sslkey", "ssl", "uselibpqcompat", "sslnegotiation"] as const;
 
 /**
- * The TLS of a connection string, decided once. `allow` and `prefer` connect without TLS: libpq
- * would fall back between the two itself, which node-postgres cannot, and neither mode verifies
- * the server, so neither ever protected against anyone on the path (use require or stronger).
- * `require` encrypts without verifying (with sslrootcert: as verify-ca), `verify-ca` checks the
- * chain against sslrootcert, `verify-full` also the host name (system CAs without sslrootcert).
- * node-postgres's `no-verify` is read as `require`.
+ * The TLS of a connection string, as libpq reads it. `require` encrypts without verifying (with
+ * sslrootcert: as verify-ca), `verify-ca` checks the chain against sslrootcert, `verify-full` also
+ * the host name (system CAs without sslrootcert). `prefer` (the default) and `allow` encrypt
+ * without verifying, or not at all: which one is decided once per URL and process by a first
+ * connection (negotiatedTls). node-postgres's `no-verify` is read as `require`.
  */
 interface Tls {
-  /** The mode every driver is given, in pg-connection-string's libpq-compatible dialect. */
-  mode: "disable" | "require" | "verify-ca" | "verify-full";
+  sslMode: SslMode;
   /** sslrootcert, sslcert, sslkey as given. */
   files: Partial<Record<"sslrootcert" | "sslcert" | "sslkey", string>>;
 }
+
+/** What every driver is given, in pg-connection-string's libpq-compatible dialect. */
+type DriverTls = { mode: "disable" | "require" | "verify-ca" | "verify-full"; files: Tls["files"] };
+
+/** The answer of a server without TLS to a client that asks for it (node-postgres's words). */
+const NO_TLS = "The server does not support SSL connections";
 
 /**
  * Validates a libpq connection URI (postgres:// or postgresql://), including its TLS parameters
@@ -87,43 +93,88 @@ function tlsOf(value: string, setting: string): Tls {
   } catch {
     throw new UsageError(`${setting} is not a valid connection URI`);
   }
-  const mode = sslMode === "allow" || sslMode === "prefer" ? "disable" : (sslMode as Tls["mode"]);
-  return { mode, files };
+  return { sslMode: sslMode as SslMode, files };
+}
+
+/** How prefer and allow turned out for each URL in this process. */
+const negotiated = new Map<string, Promise<DriverTls["mode"]>>();
+
+/**
+ * The TLS a connection to `url` uses. For prefer and allow, the first call asks the server: prefer
+ * tries TLS (unverified) and falls back to none when the server has no TLS; allow tries without
+ * TLS and uses TLS when the server refuses an unencrypted connection (pg_hba `hostssl`). A failed
+ * attempt is not remembered, so a later call asks again.
+ */
+async function negotiatedTls(url: string): Promise<DriverTls> {
+  const { sslMode, files } = tlsOf(url, "DATABASE_URL");
+  if (sslMode !== "prefer" && sslMode !== "allow") return { mode: sslMode, files };
+  // Neither verifies the server: no CA, as libpq (a client certificate is still offered).
+  const offered = { sslcert: files.sslcert, sslkey: files.sslkey };
+  let decided = negotiated.get(url);
+  if (!decided) {
+    decided = sslMode === "prefer"
+      ? probe(url, { mode: "require", files: offered }).then(() => "require" as const, (error: Error) => {
+          if (error.message === NO_TLS) return "disable" as const;
+          throw error;
+        })
+      : probe(url, { mode: "disable", files: {} }).then(() => "disable" as const, (error: Error & { code?: string }) => {
+          if (error.code === "28000" && /no encryption/.test(error.message)) return "require" as const;
+          throw error;
+        });
+    negotiated.set(url, decided);
+    decided.catch(() => negotiated.delete(url));
+  }
+  const mode = await decided;
+  return { mode, files: mode === "disable" ? {} : offered };
+}
+
+/** Opens and closes one connection with `tls`. */
+async function probe(url: string, tls: DriverTls): Promise<void> {
+  const client = new pg.Client(parseIntoClientConfig(driverUrl(url, tls, APPLICATION_NAMES.tlsProbe)));
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /**
- * `url` as every driver is given it: TLS parameters replaced by the ones decided by tlsOf (in
- * pg-connection-string's libpq-compatible form, which node-postgres, pg-listen and
- * graphile-migrate all parse the same way) and application_name set. For drivers that take only
- * a string (graphile-migrate).
+ * `url` with its TLS parameters replaced by `tls` (in pg-connection-string's libpq-compatible
+ * form, which node-postgres, pg-listen and graphile-migrate all parse the same way) and
+ * application_name set.
  */
-export function connectionString(url: string, application: ApplicationName): string {
-  const tls = tlsOf(url, "DATABASE_URL");
+function driverUrl(url: string, tls: DriverTls, application: ApplicationName): string {
   const parsed = new URL(url);
   for (const name of TLS_PARAMETERS) parsed.searchParams.delete(name);
   parsed.searchParams.delete("application_name");
   parsed.searchParams.set("application_name", application);
   if (tls.mode !== "disable") {
     parsed.searchParams.set("uselibpqcompat", "true");
-    for (const [name, file] of Object.entries(tls.files)) parsed.searchParams.set(name, file);
+    for (const [name, file] of Object.entries(tls.files)) if (file) parsed.searchParams.set(name, file);
   }
   parsed.searchParams.set("sslmode", tls.mode);
   return parsed.toString();
 }
 
+/** `url` as a driver that takes only a string (graphile-migrate) is given it. */
+export async function connectionString(url: string, application: ApplicationName): Promise<string> {
+  return driverUrl(url, await negotiatedTls(url), application);
+}
+
 /** node-postgres settings of a connection named `application` (pg.Client, pg-listen). */
-export function connectionConfig(url: string, application: ApplicationName): pg.ClientConfig {
-  return parseIntoClientConfig(connectionString(url, application));
+export async function connectionConfig(url: string, application: ApplicationName): Promise<pg.ClientConfig> {
+  return parseIntoClientConfig(await connectionString(url, application));
 }
 
 /**
  * For slonik, whose own URI parser knows only three sslmode values: the URI without TLS
- * parameters and the TLS options, from connectionConfig, to pass beside it.
+ * parameters, and the TLS options to pass beside it.
  */
-export function slonikConnection(url: string, application: ApplicationName): { uri: string; ssl: ConnectionOptions | undefined } {
-  const driverUrl = connectionString(url, application);
-  const { ssl } = parseIntoClientConfig(driverUrl);
-  const withoutTls = new URL(driverUrl);
+export async function slonikConnection(url: string, application: ApplicationName): Promise<{ uri: string; ssl: ConnectionOptions | undefined }> {
+  const withTls = await connectionString(url, application);
+  const { ssl } = parseIntoClientConfig(withTls);
+  const withoutTls = new URL(withTls);
   for (const name of TLS_PARAMETERS) withoutTls.searchParams.delete(name);
   return { uri: withoutTls.toString(), ssl: ssl === true ? {} : ssl || undefined };
 }

@@ -48,7 +48,7 @@ const resultParserInterceptor: Interceptor = {
  * application_name as for every connection (src/databaseUrl.ts).
  */
 export async function createDatabasePool(url: string, options: DatabaseOptions = {}): Promise<DatabasePool> {
-  const connection = slonikConnection(url, APPLICATION_NAMES.pool);
+  const connection = await slonikConnection(url, APPLICATION_NAMES.pool);
   const pool = await createPool(connection.uri, {
     ...(connection.ssl ? { ssl: connection.ssl } : {}),
     interceptors: [resultParserInterceptor],

@@ -40,8 +40,8 @@ export interface Demo {
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const receiver = await startReceiver(print);
-  const statusWriter = new pg.Client(connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoStatusWriter));
-  const wrapupWriter = new pg.Client(connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoWrapupWriter));
+  const statusWriter = new pg.Client(await connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoStatusWriter));
+  const wrapupWriter = new pg.Client(await connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoWrapupWriter));
   const stopping = new AbortController();
   // Ctrl-C in a terminal also reaches an embedded PostgreSQL, which may close these connections
   // before stop() is called: stop playing, quietly.

@@ -21,7 +21,7 @@ async function loadSettings(connectionString: string): Promise<Settings> {
     ...settings,
     placeholders: withRoleDefaults(settings.placeholders),
     // graphile-migrate takes a string only: the TLS settings every other connection gets, as parameters.
-    connectionString: driverConnectionString(connectionString, APPLICATION_NAMES.migrate),
+    connectionString: await driverConnectionString(connectionString, APPLICATION_NAMES.migrate),
     migrationsFolder: path.resolve(PACKAGE_ROOT, settings.migrationsFolder ?? "migrations"),
     logger: quietLogger,
   };

@@ -1,4 +1,4 @@
-import { appendFile, chown, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chown, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -77,13 +77,14 @@ const opens: Record<string, (databaseUrl: string) => Promise<void>> = {
 };
 
 describe("every sslmode", () => {
-  it.each(SSL_MODES)("%s: is accepted and gives every connection the same TLS settings", (mode) => {
+  it.each(SSL_MODES)("%s: is accepted and gives every connection the same TLS settings", async (mode) => {
+    const migrateUrl = await connectionString(withMode(mode), APPLICATION_NAMES.migrate);
     const settings = {
-      pool: slonikConnection(withMode(mode), APPLICATION_NAMES.pool).ssl ?? false,
-      listen: connectionConfig(withMode(mode), APPLICATION_NAMES.listen).ssl ?? false,
-      sleepLock: connectionConfig(withMode(mode), APPLICATION_NAMES.sleepLock).ssl ?? false,
+      pool: (await slonikConnection(withMode(mode), APPLICATION_NAMES.pool)).ssl ?? false,
+      listen: (await connectionConfig(withMode(mode), APPLICATION_NAMES.listen)).ssl ?? false,
+      sleepLock: (await connectionConfig(withMode(mode), APPLICATION_NAMES.sleepLock)).ssl ?? false,
       // graphile-migrate hands its string to node-postgres, whose own parser decides.
-      migrate: (new pg.Client({ connectionString: connectionString(withMode(mode), APPLICATION_NAMES.migrate) }) as unknown as { connectionParameters: pg.ClientConfig }).connectionParameters.ssl ?? false,
+      migrate: (new pg.Client({ connectionString: migrateUrl }) as unknown as { connectionParameters: pg.ClientConfig }).connectionParameters.ssl ?? false,
     };
     const shape = (ssl: unknown) =>
       ssl === false || ssl === undefined ? "no TLS" : {
@@ -188,20 +189,29 @@ describe("against a server with TLS", () => {
       await chown(path.join(dataDir, file), owner.uid, owner.gid);
     }
     await appendFile(path.join(dataDir, "pg_hba.conf"), "\nhost all all 127.0.0.2/32 scram-sha-256\n");
+    // Database tls_only refuses unencrypted connections (the first line that matches decides).
+    const hba = path.join(dataDir, "pg_hba.conf");
+    await writeFile(hba, `hostnossl tls_only all all reject\n${await readFile(hba, "utf8")}`);
     server = await startEmbeddedPostgres({
       dataDir, persistent: false, settings: { ssl: "on", listen_addresses: "127.0.0.1,127.0.0.2" },
     });
     afterFile(() => server.stop());
     await runMigrations(server.url); // the sleep lock's functions
+    const setup = new pg.Client({ connectionString: server.url });
+    await setup.connect();
+    await setup.query("create database tls_only");
+    await setup.end();
+    await runMigrations(tlsUrl("require", { database: "tls_only" }));
     tlsCa = path.join(folder, "ca.pem");
     await writeFile(tlsCa, certificate.cert);
     otherCa = path.join(folder, "other-ca.pem");
     await writeFile(otherCa, (await selfSignedCertificate()).cert);
   });
 
-  function tlsUrl(mode: string, options: { ca?: string; host?: string } = {}): string {
+  function tlsUrl(mode: string, options: { ca?: string; host?: string; database?: string } = {}): string {
     const target = new URL(server.url);
     if (options.host) target.hostname = options.host;
+    if (options.database) target.pathname = `/${options.database}`;
     target.searchParams.set("sslmode", mode);
     if (options.ca) target.searchParams.set("sslrootcert", options.ca);
     return target.toString();
@@ -235,6 +245,26 @@ describe("against a server with TLS", () => {
     await pool.query(sql.unsafe`select 1`);
     expect((await tlsOfConnections())[APPLICATION_NAMES.pool]).toBe(true);
     await pool.end();
+  });
+
+  it.each([["disable", false], ["allow", false], ["prefer", true]] as const)(
+    "%s: every connection connects, TLS %s (prefer: TLS when the server has it, as libpq)", async (mode, tls) => {
+      const target = tlsUrl(mode);
+      for (const [name, open] of Object.entries(opens)) await expect(open(target), name).resolves.toBeUndefined();
+      const pool = await createDatabasePool(target, { maximumPoolSize: 1 });
+      await pool.query(sql.unsafe`select 1`);
+      expect((await tlsOfConnections())[APPLICATION_NAMES.pool]).toBe(tls);
+      await pool.end();
+    });
+
+  it.each(["allow", "prefer"])("%s: every connection connects, over TLS, to a database that refuses plain connections", async (mode) => {
+    const target = tlsUrl(mode, { database: "tls_only" });
+    for (const [name, open] of Object.entries(opens)) await expect(open(target), name).resolves.toBeUndefined();
+    const pool = await createDatabasePool(target, { maximumPoolSize: 1 });
+    await pool.query(sql.unsafe`select 1`);
+    expect((await tlsOfConnections())[APPLICATION_NAMES.pool]).toBe(true);
+    await pool.end();
+    await expect(opens.pool!(tlsUrl("disable", { database: "tls_only" }))).rejects.toThrow(/no encryption/);
   });
 
   it.each([

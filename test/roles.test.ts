@@ -256,6 +256,51 @@ describe("role names and creation", () => {
     }
   });
 
+  it("migrates as a role that is not a superuser (CREATEROLE, owner of the database)", async () => {
+    const suffix = randomBytes(4).toString("hex");
+    const migrator = `notifier_test_migrator_${suffix}`;
+    const password = randomBytes(12).toString("hex");
+    const names = { host: `nsu_host_${suffix}`, service: `nsu_service_${suffix}`, readonly: `nsu_ro_${suffix}`, owner: `nsu_owner_${suffix}` };
+    const database = `notifier_roles_${suffix}`;
+    await admin.query(`create role ${migrator} login createrole password '${password}'`);
+    await admin.query(`create database ${database} owner ${migrator}`);
+    afterFile(async () => {
+      await admin.query(`drop database if exists ${database} with (force)`);
+      for (const role of [...Object.values(names), migrator]) await admin.query(`drop role if exists ${role}`);
+    });
+    const migratorUrl = new URL(urlForDatabase(inject("adminUrl"), database));
+    migratorUrl.username = migrator;
+    migratorUrl.password = password;
+
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      NOTIFIER_HOST_ROLE: names.host, NOTIFIER_SERVICE_ROLE: names.service,
+      NOTIFIER_READONLY_ROLE: names.readonly, NOTIFIER_OWNER_ROLE: names.owner,
+    });
+    try {
+      await runMigrations(migratorUrl.toString());
+    } finally {
+      process.env = saved;
+    }
+    const migrated = new pg.Client({ connectionString: urlForDatabase(inject("adminUrl"), database) });
+    await migrated.connect();
+    try {
+      const { rows } = await migrated.query(
+        `select p.oid::regprocedure::text as function, pg_get_userbyid(p.proowner) as owner
+           from pg_proc p where p.pronamespace = 'notifier'::regnamespace and p.prosecdef order by 1`);
+      expect(rows).toEqual([
+        { function: "notifier.expire_wrapups(interval)", owner: names.owner },
+        { function: "notifier.tg_jobs__create_notifications()", owner: names.owner },
+      ]);
+      const owner = await migrated.query(
+        "select rolsuper, rolcanlogin, has_schema_privilege($1, 'notifier', 'create') as creates from pg_roles where rolname = $1",
+        [names.owner]);
+      expect(owner.rows[0]).toEqual({ rolsuper: false, rolcanlogin: false, creates: false });
+    } finally {
+      await migrated.end();
+    }
+  });
+
   it("refuses an owner role that can log in: the SECURITY DEFINER functions' owner must be NOLOGIN", async () => {
     const suffix = randomBytes(4).toString("hex");
     const owner = `custom_login_owner_${suffix}`;

@@ -1,5 +1,5 @@
 --! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:e41985bac2f93d57670a2946dbe24cc30f4bec59
+--! Hash: sha1:78bea74749a628fa3548f3aba0fa8a01d958034a
 --! Message: owner role and search_path
 
 -- No login runs its own code as the schema owner.
@@ -60,7 +60,9 @@ end
 $$;
 
 -- 2. The bodies that name a type: the SECURITY DEFINER chain's create_notifications (its
--- snapshot variable) and the host's wrapup trigger. Unchanged but for pg_catalog.jsonb.
+-- snapshot variable), the host's wrapup trigger and its counting function. Unchanged but for
+-- pg_catalog.jsonb. (validate_notification_template, which only ever runs with its caller's
+-- rights, keeps its body; pg_temp last is what protects it.)
 create or replace function notifier.create_notifications(job notifier.jobs, trigger text) returns integer
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -94,6 +96,31 @@ $$;
 comment on function notifier.create_notifications(notifier.jobs, text) is
   'Creates the (job, trigger) notification rows, one per template with a matching subscription; '
   'called by the SECURITY DEFINER trigger tg_jobs__create_notifications.';
+
+create or replace function notifier.host_status_counts_from_stats(event_data jsonb) returns jsonb
+language sql immutable parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  with buckets (bucket, precedence) as (
+    values ('skipped', 1), ('ok', 2), ('changed', 3), ('failures', 4), ('dark', 5)
+  ),
+  named (host, bucket, precedence) as (
+    select host, b.bucket, b.precedence
+    from buckets b
+    cross join lateral (
+      select jsonb_object_keys(event_data -> b.bucket) as host
+      where jsonb_typeof(event_data -> b.bucket) = 'object'
+      union all
+      select jsonb_array_elements_text(event_data -> b.bucket)
+      where jsonb_typeof(event_data -> b.bucket) = 'array'
+    ) hosts
+  ),
+  last_bucket as (
+    select distinct on (host) host, bucket from named order by host, precedence desc
+  )
+  select coalesce(jsonb_object_agg(bucket, hosts), '{}'::pg_catalog.jsonb)
+  from (select bucket, count(*) as hosts from last_bucket group by bucket) per_bucket
+$$;
 
 create or replace function notifier.tg_job_events__apply_wrapup() returns trigger
 language plpgsql

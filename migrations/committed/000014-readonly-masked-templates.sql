@@ -1,5 +1,5 @@
---! Previous: sha1:e41985bac2f93d57670a2946dbe24cc30f4bec59
---! Hash: sha1:ac35c0d4ff7104193eb5eb20826bcaa94c002168
+--! Previous: sha1:78bea74749a628fa3548f3aba0fa8a01d958034a
+--! Hash: sha1:2838a7cd14be36b94e940469f9e27e794f764640
 --! Message: readonly masked templates
 
 -- The read-only role (DBAs, dashboards) reads no secret.

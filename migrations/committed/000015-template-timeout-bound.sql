@@ -1,5 +1,5 @@
---! Previous: sha1:ac35c0d4ff7104193eb5eb20826bcaa94c002168
---! Hash: sha1:31e09f5b005a55422d2f36c331eb271045882a34
+--! Previous: sha1:2838a7cd14be36b94e940469f9e27e794f764640
+--! Hash: sha1:cb1ea914766cffd44d70d06eb52fbcd770717b41
 --! Message: template timeout bound
 
 -- A template's `timeout` is at most 2147483 seconds (about 24.8 days).

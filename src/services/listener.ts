@@ -24,35 +24,40 @@ export interface ListenerConfig {
  * (then claims once more), busy() lets it go. See SleepLock.
  */
 export class Listener {
-  private readonly subscriber;
+  private subscriber: ReturnType<typeof pgListen.default> | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private connected = false;
   private subscribed = false;
   private readonly sleepLock: SleepLock;
 
   constructor(private readonly config: ListenerConfig, private readonly logger: Logger, private readonly onWake: () => void) {
-    this.subscriber = pgListen.default(connectionConfig(config.databaseUrl, APPLICATION_NAMES.listen), {
+    this.sleepLock = new SleepLock(config.databaseUrl, logger, () => this.onWake());
+  }
+
+  /** The LISTEN connection (made at start: its TLS may take a first connection to settle). */
+  private async subscribe(): Promise<ReturnType<typeof pgListen.default>> {
+    const subscriber = pgListen.default(await connectionConfig(this.config.databaseUrl, APPLICATION_NAMES.listen), {
       retryTimeout: Infinity,
       retryInterval: (attempt) => Math.min(100 * 2 ** attempt, MAX_RECONNECT_INTERVAL_MS),
       paranoidChecking: 10_000,
       // The payload is a constant hint, not JSON.
       parse: (payload) => payload,
     });
-    this.subscriber.notifications.on(NOTIFY_CHANNEL, () => this.onWake());
-    this.subscriber.events.on("connected", () => {
+    subscriber.notifications.on(NOTIFY_CHANNEL, () => this.onWake());
+    subscriber.events.on("connected", () => {
       if (!this.connected && this.subscribed) this.logger.info("listening again after reconnecting");
       this.connected = true;
       this.onWake();
     });
-    this.subscriber.events.on("reconnect", (attempt) => {
+    subscriber.events.on("reconnect", (attempt) => {
       // No NOTIFY reaches us now: let transactions stop paying for them; "connected" claims.
       this.sleepLock.wake();
       if (this.connected) this.logger.warn("lost the LISTEN connection; reconnecting");
       this.connected = false;
       if (attempt % 10 === 0) this.logger.warn({ attempt }, "still reconnecting the LISTEN connection");
     });
-    this.subscriber.events.on("error", (error) => this.logger.warn({ error: error.message }, "LISTEN connection error"));
-    this.sleepLock = new SleepLock(config.databaseUrl, logger, () => this.onWake());
+    subscriber.events.on("error", (error) => this.logger.warn({ error: error.message }, "LISTEN connection error"));
+    return subscriber;
   }
 
   /** The last claim found nothing and nothing is in flight: sleep (only while LISTEN is in effect). */
@@ -71,6 +76,7 @@ export class Listener {
   }
 
   async start(): Promise<void> {
+    this.subscriber = await this.subscribe();
     await this.subscriber.connect();
     await this.subscriber.listenTo(NOTIFY_CHANNEL);
     this.subscribed = true;
@@ -82,6 +88,6 @@ export class Listener {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.subscribed = false;
     await this.sleepLock.close();
-    await this.subscriber.close().catch(() => {});
+    await this.subscriber?.close().catch(() => {});
   }
 }

@@ -80,7 +80,7 @@ export class SleepLock {
 
   private async session(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client(connectionConfig(this.databaseUrl, APPLICATION_NAMES.sleepLock));
+    const client = new pg.Client(await connectionConfig(this.databaseUrl, APPLICATION_NAMES.sleepLock));
     client.on("error", (error) => {
       if (this.client === client) this.lost(error);
     });
