@@ -38,8 +38,8 @@ export const DEFAULT_PURGE_INTERVAL_SECONDS = 3600;
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * The longest duration a timer of the service runs, in seconds (2147483, about 24.8 days): every
- * NOTIFIER_* interval and timeout and a template's `timeout` (src/types/keys.ts; migration 000015 checks the same
- * number in SQL).
+ * NOTIFIER_* interval and timeout and a template's `timeout` (src/types/keys.ts; SQL checks the
+ * same number, in the key rows generated from it).
  */
 export const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 /** The shortest poll and sweep interval: a faster loop only hammers the database. */

@@ -6,7 +6,7 @@ import JSON5 from "json5";
 import pg from "pg";
 import { Logger } from "@graphile/logger";
 import { migrate, type Settings } from "graphile-migrate";
-import { APPLICATION_NAMES, connectionString as driverConnectionString } from "./databaseUrl.js";
+import { APPLICATION_NAMES, connectionConfig, connectionString as driverConnectionString } from "./databaseUrl.js";
 import { OperationError } from "./errors.js";
 import { foreignLedgerMessage, forgetOurMigrations, inspectLedger, readCommittedMigrations } from "./ledger.js";
 import { lockHolders, oldestSnapshotHolder } from "./lockHolders.js";
@@ -221,7 +221,7 @@ const GRAPHILE_MIGRATE_LOCK = "4727445306447283";
 
 /** A short-lived connection with the migration's lock_timeout. */
 async function withClient<T>(connectionString: string, lockTimeout: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: driverConnectionString(connectionString, APPLICATION_NAMES.migrate) });
+  const client = new pg.Client(await connectionConfig(connectionString, APPLICATION_NAMES.migrate));
   await client.connect();
   try {
     await client.query("select pg_catalog.set_config('lock_timeout', $1, false)", [lockTimeout]);

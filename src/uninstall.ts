@@ -1,4 +1,5 @@
 import pg from "pg";
+import { APPLICATION_NAMES, connectionConfig } from "./databaseUrl.js";
 import { OperationError } from "./errors.js";
 import { forgetOurMigrations, readCommittedMigrations } from "./ledger.js";
 import { lockHolders } from "./lockHolders.js";
@@ -25,7 +26,7 @@ export interface UninstallOptions {
 export async function uninstall(connectionString: string, options: UninstallOptions = {}): Promise<void> {
   const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
   const committed = await readCommittedMigrations(await migrationsFolder());
-  const client = new pg.Client({ connectionString });
+  const client = new pg.Client(await connectionConfig(connectionString, APPLICATION_NAMES.migrate));
   await client.connect();
   const lockTimeoutSeconds = options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
   const done: string[] = []; // said once the transaction has committed
@@ -151,7 +152,7 @@ async function ledgerSchemaUnused(client: pg.Client): Promise<boolean> {
  * objects) cannot be dropped, and is kept with one line saying why.
  */
 async function dropRoles(connectionString: string, say: (line: string) => void): Promise<void> {
-  const client = new pg.Client({ connectionString });
+  const client = new pg.Client(await connectionConfig(connectionString, APPLICATION_NAMES.migrate));
   await client.connect();
   try {
     for (const role of roleNames()) {

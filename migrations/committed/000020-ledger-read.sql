@@ -1,5 +1,5 @@
---! Previous: sha1:31e09f5b005a55422d2f36c331eb271045882a34
---! Hash: sha1:e083418cd84a995795226ecad7c3070755cac609
+--! Previous: sha1:2838a7cd14be36b94e940469f9e27e794f764640
+--! Hash: sha1:cd65d2f8227466d29cbdc133b01d2500fbdf08a3
 --! Message: ledger read
 
 -- `pg-job-notifier migrate` with nothing to do only reads graphile-migrate's ledger (our rows of

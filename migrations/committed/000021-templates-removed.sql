@@ -1,5 +1,5 @@
---! Previous: sha1:e083418cd84a995795226ecad7c3070755cac609
---! Hash: sha1:665a755682d44127e39a88df39c08281e68b7ddd
+--! Previous: sha1:cd65d2f8227466d29cbdc133b01d2500fbdf08a3
+--! Hash: sha1:7ce0e0f7318d34056ee7bf8bb36954e9a4cd830b
 --! Message: templates removed
 
 -- Templates are removed softly: `templates remove` deletes the template's subscriptions (so no new

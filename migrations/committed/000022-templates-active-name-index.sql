@@ -1,5 +1,5 @@
---! Previous: sha1:665a755682d44127e39a88df39c08281e68b7ddd
---! Hash: sha1:7ddfede9f3372fd5973c148ce80fb72b8ceb735b
+--! Previous: sha1:7ce0e0f7318d34056ee7bf8bb36954e9a4cd830b
+--! Hash: sha1:40b54be9fac0d61125b61f555b461b8ae91eaa73
 --! Message: templates active name index
 
 --! no-transaction

@@ -1,5 +1,5 @@
---! Previous: sha1:7ddfede9f3372fd5973c148ce80fb72b8ceb735b
---! Hash: sha1:aadff1d6e08b19c397f88136d8844b365984612d
+--! Previous: sha1:40b54be9fac0d61125b61f555b461b8ae91eaa73
+--! Hash: sha1:318ca5b4ab74c03adbfe2a2cdc01c74bd93f9e5b
 --! Message: templates name constraint
 
 -- Names are unique among templates that are not removed (previous migration's index); the old

@@ -1,5 +1,5 @@
---! Previous: sha1:aadff1d6e08b19c397f88136d8844b365984612d
---! Hash: sha1:fee3453728f23ba368c84ed351c977ddf7bf2f57
+--! Previous: sha1:318ca5b4ab74c03adbfe2a2cdc01c74bd93f9e5b
+--! Hash: sha1:f4a98382a2d703645f052440ac846a8f219ff816
 --! Message: outbox storage
 
 -- Storage settings of the outbox, which is written all day and purged in batches.

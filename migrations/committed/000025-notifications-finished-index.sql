@@ -1,5 +1,5 @@
---! Previous: sha1:fee3453728f23ba368c84ed351c977ddf7bf2f57
---! Hash: sha1:0c1843634b7e9b22332a2dc35f3b62a2a9e38770
+--! Previous: sha1:f4a98382a2d703645f052440ac846a8f219ff816
+--! Hash: sha1:e4ed847d29147a7452bdd4cc0aaa351219893120
 --! Message: notifications finished index
 
 --! no-transaction

@@ -1,5 +1,5 @@
---! Previous: sha1:0c1843634b7e9b22332a2dc35f3b62a2a9e38770
---! Hash: sha1:d10ef9bf9b3026c5d42abf539f143cad9c1aceea
+--! Previous: sha1:e4ed847d29147a7452bdd4cc0aaa351219893120
+--! Hash: sha1:bfccc86565ac78ca74a393b9e83b4c28af43de5c
 --! Message: purge
 
 -- Retention: notifier.purge() deletes one bounded batch of what is past its retention, per kind

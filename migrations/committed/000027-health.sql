@@ -1,5 +1,5 @@
---! Previous: sha1:d10ef9bf9b3026c5d42abf539f143cad9c1aceea
---! Hash: sha1:29f11e00327d00c28c4f581e83733718bf041a75
+--! Previous: sha1:bfccc86565ac78ca74a393b9e83b4c28af43de5c
+--! Hash: sha1:adadf1b8830387c20411cdaec0e4129eb603d37e
 --! Message: health
 
 -- A cheap health reading for alerts, /metrics and the web view, instead of count(*) over the

@@ -1,5 +1,5 @@
---! Previous: sha1:29f11e00327d00c28c4f581e83733718bf041a75
---! Hash: sha1:f2814bc6b3b4288ff329359af5d687ed9d54b8ea
+--! Previous: sha1:adadf1b8830387c20411cdaec0e4129eb603d37e
+--! Hash: sha1:ad44be47d22a3abe0bea337f4a2a7156110bd3ca
 --! Message: protocol core: bookkeeping keyed by (attachment, host job id), one decision function
 
 -- The two-condition protocol, once, for every job table it is attached to: the product's own

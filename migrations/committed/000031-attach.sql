@@ -1,5 +1,5 @@
---! Previous: sha1:f2814bc6b3b4288ff329359af5d687ed9d54b8ea
---! Hash: sha1:3c0273cf64f1b223f140e00cc40800266fb0aae7
+--! Previous: sha1:ad44be47d22a3abe0bea337f4a2a7156110bd3ca
+--! Hash: sha1:d72119ec45b359899298d0725a4a87dd8663eadc
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:

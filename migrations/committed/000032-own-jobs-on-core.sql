@@ -1,5 +1,5 @@
---! Previous: sha1:3c0273cf64f1b223f140e00cc40800266fb0aae7
---! Hash: sha1:c7286ce3a9be5a5a6299dedc97380d3d56befd39
+--! Previous: sha1:d72119ec45b359899298d0725a4a87dd8663eadc
+--! Hash: sha1:0e10d1a54c7e4f52ab5ac9f170dd27721a6190a0
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

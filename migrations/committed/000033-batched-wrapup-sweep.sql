@@ -1,5 +1,5 @@
---! Previous: sha1:c7286ce3a9be5a5a6299dedc97380d3d56befd39
---! Hash: sha1:8f7d53e2df34db4f7fb9287a5ad593931d360579
+--! Previous: sha1:0e10d1a54c7e4f52ab5ac9f170dd27721a6190a0
+--! Hash: sha1:0100990be00b5136004f44999fadf4f6ce8ea8ed
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

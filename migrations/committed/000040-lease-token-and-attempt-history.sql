@@ -1,5 +1,5 @@
---! Previous: sha1:8f7d53e2df34db4f7fb9287a5ad593931d360579
---! Hash: sha1:5d29e9fcad018a0b8196221dcd3a20e7789ff798
+--! Previous: sha1:0100990be00b5136004f44999fadf4f6ce8ea8ed
+--! Hash: sha1:e46dd4fdb203665d002395d80cc57c9ad5f0c6b7
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

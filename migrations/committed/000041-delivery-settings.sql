@@ -1,5 +1,5 @@
---! Previous: sha1:5d29e9fcad018a0b8196221dcd3a20e7789ff798
---! Hash: sha1:faf08cfe2d81f7f85b392f6b3ca5d424d32dafb1
+--! Previous: sha1:e46dd4fdb203665d002395d80cc57c9ad5f0c6b7
+--! Hash: sha1:febc1dd7966eb472512032ab9d307f876637929c
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:faf08cfe2d81f7f85b392f6b3ca5d424d32dafb1
---! Hash: sha1:35193971a5f67380b5f3438c5454e799d6b16e00
+--! Previous: sha1:febc1dd7966eb472512032ab9d307f876637929c
+--! Hash: sha1:1edf4cf94d6ea34c691689ff9fd531f7f9aed52d
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

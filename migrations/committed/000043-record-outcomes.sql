@@ -1,5 +1,5 @@
---! Previous: sha1:35193971a5f67380b5f3438c5454e799d6b16e00
---! Hash: sha1:865fd13acf19c8e00c0138e7f36d1c5b3ef7048c
+--! Previous: sha1:1edf4cf94d6ea34c691689ff9fd531f7f9aed52d
+--! Hash: sha1:7e5e78040fff72f5404490515829ba08f04d6b6d
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

@@ -1,5 +1,5 @@
---! Previous: sha1:865fd13acf19c8e00c0138e7f36d1c5b3ef7048c
---! Hash: sha1:79a5dd4bd09b666fc6b26204fb9eafb0aa648f9a
+--! Previous: sha1:7e5e78040fff72f5404490515829ba08f04d6b6d
+--! Hash: sha1:f85b00baee4da42fc6ff3b9218552b933c575e07
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

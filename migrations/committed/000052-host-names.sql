@@ -1,5 +1,5 @@
---! Previous: sha1:190be8f459cd86f0ea13ba8c6ee6adde3e2414f9
---! Hash: sha1:5fa46668ff5674d88dbcf2482dc30ba93d072929
+--! Previous: sha1:6ceb0ddd919ed82cd283388140536700462172a0
+--! Hash: sha1:8efcc3194bad5402fd93ff5aecce6220d8965ce3
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:5fa46668ff5674d88dbcf2482dc30ba93d072929
---! Hash: sha1:57e64f80fd8afd5bdfcc4c3efb82a469d685c867
+--! Previous: sha1:8efcc3194bad5402fd93ff5aecce6220d8965ce3
+--! Hash: sha1:1280d82080fb28e9bde9b1c6fb72f1c62be79e47
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
