@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { databaseUrlOption, parseDatabaseUrl } from "./databaseUrl.js";
 import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { runMigrations } from "./migrate.js";
+import { registerDeliveryCommands } from "./commands/delivery.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
 import { registerTemplatesCommand } from "./commands/templates.js";
@@ -24,6 +25,7 @@ Examples (each command's --help has more):
   pg-job-notifier templates test ops             send one test message now
   pg-job-notifier notifications list --status failed
   pg-job-notifier notifications retry 17 18      send failed rows again
+  pg-job-notifier pause                          stop all delivery on this database (staging clones); resume
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage.`,
   )
@@ -43,6 +45,7 @@ program
 registerExplainCommand(program);
 registerTemplatesCommand(program);
 registerNotificationsCommand(program);
+registerDeliveryCommands(program);
 
 program.addCommand(listenCommand());
 program.addCommand(startCommand());

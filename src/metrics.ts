@@ -9,13 +9,14 @@ export interface ServiceMetrics {
   claimBatchSize: Histogram;
   sendDuration: Histogram<"type" | "outcome">;
   backlog: Gauge;
+  deliveryPaused: Gauge;
 }
 
 /**
  * `countBacklog` is asked on every scrape; when the database is unreachable the gauge keeps its
  * last value rather than failing the whole scrape.
  */
-export function createMetrics(countBacklog: () => Promise<number>): ServiceMetrics {
+export function createMetrics(countBacklog: () => Promise<number>, isDeliveryPaused: () => Promise<boolean>): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -49,6 +50,17 @@ export function createMetrics(countBacklog: () => Promise<number>): ServiceMetri
           this.set(await countBacklog());
         } catch {
           // keep the last value: the scrape still reports everything else
+        }
+      },
+    }),
+    deliveryPaused: new Gauge({
+      name: "notifier_delivery_paused", help: "1 while notifier.settings.delivery_paused stops all delivery (pg-job-notifier pause).",
+      registers: [registry],
+      async collect() {
+        try {
+          this.set((await isDeliveryPaused()) ? 1 : 0);
+        } catch {
+          // keep the last value
         }
       },
     }),

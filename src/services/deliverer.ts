@@ -44,9 +44,10 @@ interface Held {
   controller: AbortController | null;
 }
 
-/** Per template: what is in flight, and its receiver's circuit breaker. */
+/** Per template: its rows queued and in flight, and its receiver's circuit breaker. */
 interface TemplateState {
   inFlight: number;
+  /** Queued or in flight (not those whose outcome is being recorded). */
   held: number;
   failures: number;
   /** performance.now() until which the breaker is open (no claims, no sends); 0: closed. */
@@ -82,6 +83,9 @@ export class Deliverer {
   private stopping = false;
   private databaseRetry: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** An extension is in flight (it may wait on a row lock): the next one waits for it. */
+  private extending = false;
+  private lastExtension = 0;
   private idle: (() => void) | null = null;
   /** False after a claim or completion query failed, until one succeeds. */
   databaseReachable = true;
@@ -109,9 +113,12 @@ export class Deliverer {
 
   start(): void {
     this.started = true;
-    // Extend three times per lease; a send is aborted once less than a sixth of it is left unconfirmed.
-    const every = Math.max(100, this.leaseMs / 3);
-    this.leaseTimer = setInterval(() => void this.extendLeases(), every);
+    // Extend three times per lease; abort a send once less than a sixth of its lease is left
+    // confirmed — checked on its own tick, so an extension that hangs cannot hold the check up.
+    this.leaseTimer = setInterval(() => {
+      this.abortLapsing();
+      if (!this.extending && performance.now() - this.lastExtension >= this.leaseMs / 3) void this.extendLeases();
+    }, Math.max(50, this.leaseMs / 6));
     this.wake();
   }
 
@@ -181,7 +188,9 @@ export class Deliverer {
       void this.attempt(row);
     }
     if (this.stopping || !this.claimWanted || this.claiming || this.databaseRetry) return;
-    const room = this.config.concurrency * 2 - this.queue.length - this.inFlight;
+    // Queued rows of a template that may not start now leave room for the others' rows.
+    const startable = this.queue.filter((row) => this.mayStart(this.template(row.templateId), now)).length;
+    const room = this.config.concurrency * 2 - startable - this.inFlight;
     if (room <= 0) return;
     this.claimWanted = false;
     this.claiming = this.claim(room).finally(() => {
@@ -217,10 +226,20 @@ export class Deliverer {
       if (rows.length === limit) this.claimWanted = true;
       for (const row of rows) {
         this.held.set(row.id, { row, leaseUntil: sentAt + this.leaseMs, controller: null });
-        this.template(row.templateId).held++;
-        this.queue.push(row);
+        const template = this.template(row.templateId);
+        // One batch can bring more of one template than it may hold: give the excess back.
+        if (template.held >= this.templateCap * 2) this.giveBack(row);
+        else {
+          template.held++;
+          this.queue.push(row);
+        }
       }
-      this.onClaimed(rows.length === 0 && this.queue.length === 0 && this.inFlight === 0);
+      void this.flush();
+      // Nothing more to claim and nothing queued that may start: sleep (take the sleep lock), so
+      // rows created meanwhile NOTIFY this process — also while sends to a slow receiver are in
+      // flight, whose end would otherwise be the next look for work (migration 9).
+      const now = performance.now();
+      this.onClaimed(rows.length === 0 && !this.queue.some((row) => this.mayStart(this.template(row.templateId), now)));
     } catch (error) {
       this.databaseFailed("claim", error);
     }
@@ -250,6 +269,7 @@ export class Deliverer {
     });
     held.controller = null;
     template.inFlight--;
+    template.held--;
     this.inFlight--;
     const reason = controller.signal.reason;
     let outcome: AttemptOutcome;
@@ -302,13 +322,19 @@ export class Deliverer {
       const queued = this.queue[index]!;
       if (queued.templateId !== row.templateId) continue;
       this.queue.splice(index, 1);
-      this.outcomes.push({
-        id: queued.id, leaseToken: queued.leaseToken, kind: "released", error: null, httpStatus: null, retryAfterSeconds: null,
-        subject: null, body: null, recipients: null, notificationsSent: null, deliveredTargets: null,
-      });
+      template.held--;
+      this.giveBack(queued);
     }
     // Claim again once it closes, even if nothing else wakes this process.
     setTimeout(() => this.wake(), template.openUntil - now).unref();
+  }
+
+  /** Hands a claimed row back unsent, its attempt uncounted (recorded with the next batch). */
+  private giveBack(row: ClaimedNotification): void {
+    this.outcomes.push({
+      id: row.id, leaseToken: row.leaseToken, kind: "released", error: null, httpStatus: null, retryAfterSeconds: null,
+      subject: null, body: null, recipients: null, notificationsSent: null, deliveredTargets: null,
+    });
   }
 
   private log(row: ClaimedNotification, outcome: AttemptOutcome, seconds: number): void {
@@ -409,8 +435,7 @@ export class Deliverer {
   }
 
   private forget(held: Held): void {
-    if (!this.held.delete(held.row.id)) return;
-    this.template(held.row.templateId).held--;
+    this.held.delete(held.row.id);
   }
 
   private async flushUntilDone(graceMs: number): Promise<void> {
@@ -424,13 +449,14 @@ export class Deliverer {
   }
 
   /**
-   * Extends every lease held under its token, then aborts what cannot be sent safely any more:
-   * rows the database no longer gives this process, and rows whose lease, as last confirmed, is
-   * about to lapse (the extension did not get through in time).
+   * Extends every lease held under its token; a row the database no longer gives this process
+   * (another holds it, or it was finished) is lost: its send is aborted.
    */
   private async extendLeases(): Promise<void> {
     const rows = [...this.held.values()].map((held) => held.row);
     const sentAt = performance.now();
+    this.extending = true;
+    this.lastExtension = sentAt;
     try {
       const extended = await extendLeases(this.db, rows, this.config.leaseSeconds);
       for (const row of rows) {
@@ -441,10 +467,16 @@ export class Deliverer {
       }
     } catch (error) {
       this.databaseFailed("extend leases", error);
+    } finally {
+      this.extending = false;
     }
+  }
+
+  /** Rows whose lease, as last confirmed, is about to lapse: another process may claim them soon. */
+  private abortLapsing(): void {
     const now = performance.now();
     for (const held of [...this.held.values()]) {
-      if (held.leaseUntil - this.leaseMs / 6 <= now) this.lose(held, "the lease could not be extended in time (database unreachable)");
+      if (held.leaseUntil - this.leaseMs / 6 <= now) this.lose(held, "the lease could not be extended in time (database unreachable or blocked)");
     }
   }
 
@@ -459,6 +491,7 @@ export class Deliverer {
     const queued = this.queue.indexOf(held.row);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
+      this.template(held.row.templateId).held--;
       this.logger.warn({ notification: held.row.id }, `dropping a claimed row before sending it: ${why}`);
       this.forget(held);
     }
