@@ -45,7 +45,7 @@ export interface ServiceSettings {
   maxAttempts: number;
   /** Seconds after its creation a pending row fails as expired; 0: never. */
   maxAgeSeconds: number;
-  /** Sends in flight at once for one template; null: three quarters of `concurrency`. */
+  /** Sends in flight at once for one template; null: all but an eighth of `concurrency` (at least one slot left to others). */
   templateConcurrency: number | null;
   /** Seconds after a job finished before a missing wrapup event is given up on. */
   wrapupGraceSeconds: number;
@@ -125,7 +125,7 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
   { key: "maxAgeSeconds", env: "NOTIFIER_MAX_AGE", flag: "--max-age", schema: decimal,
     description: `seconds after which a row still pending fails as expired, 0 never (default ${DEFAULT_MAX_AGE_SECONDS})` },
   { key: "templateConcurrency", env: "NOTIFIER_TEMPLATE_CONCURRENCY", flag: "--template-concurrency", schema: positiveInteger,
-    description: "sends in flight at once for one template, so a slow receiver holds only its share (default ¾ of --concurrency)" },
+    description: "sends in flight at once for one template, so a slow receiver holds only its share (default: all but an eighth of --concurrency)" },
   { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
     description: `seconds to wait for a lost wrapup event before notifying without host counts (default ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
   { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: positiveSeconds,

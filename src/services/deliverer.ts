@@ -20,7 +20,7 @@ export interface DelivererConfig {
   worker: string;
   /** Sends in flight at once. Up to as many more rows are claimed ahead, ready to start. */
   concurrency: number;
-  /** Sends in flight at once for one template (null: three quarters of concurrency). */
+  /** Sends in flight at once for one template (null: defaultTemplateConcurrency). */
   templateConcurrency: number | null;
   leaseSeconds: number;
   retryDelaySeconds: number;
@@ -29,6 +29,15 @@ export interface DelivererConfig {
   maxAgeSeconds: number;
   /** Base of job URLs in messages. */
   urlBase: string;
+}
+
+/**
+ * One template's share when NOTIFIER_TEMPLATE_CONCURRENCY is not set: all but an eighth of the
+ * slots (at least one kept for the others), so a template with a fast receiver loses almost
+ * nothing and a hung one leaves the others room.
+ */
+export function defaultTemplateConcurrency(concurrency: number): number {
+  return Math.max(1, concurrency - Math.max(1, Math.ceil(concurrency / 8)));
 }
 
 /** Why an attempt's signal was aborted by the service. */
@@ -104,7 +113,7 @@ export class Deliverer {
 
   /** Sends in flight at once for one template. */
   private get templateCap(): number {
-    return this.config.templateConcurrency ?? Math.max(1, Math.ceil((this.config.concurrency * 3) / 4));
+    return this.config.templateConcurrency ?? defaultTemplateConcurrency(this.config.concurrency);
   }
 
   private get leaseMs(): number {
