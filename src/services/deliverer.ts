@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
@@ -40,6 +41,24 @@ export function defaultTemplateConcurrency(concurrency: number): number {
   return Math.max(1, concurrency - Math.max(1, Math.ceil(concurrency / 8)));
 }
 
+/**
+ * What the deliverer is doing (as graphile-worker's local queue names its modes):
+ *   stopped   before start() and after stop();
+ *   polling   claiming, or with rows claimed, queued or in flight (it claims again after sends);
+ *   waiting   the last claim found nothing it may start: asleep until a wake() (NOTIFY, poll);
+ *   stopping  stop() called: no claims, sends in flight finishing, outcomes being written.
+ */
+export type DelivererMode = "stopped" | "polling" | "waiting" | "stopping";
+
+/** Test signals: what happened, so a test waits for the event rather than for time. */
+export interface DelivererEvents {
+  mode: [DelivererMode];
+  /** A claim returned (its rows). */
+  claimed: [readonly ClaimedNotification[]];
+  /** A batch of outcomes was written: the status each recorded row now has (ignored rows absent). */
+  recorded: [ReadonlyMap<string, string>];
+}
+
 /** Why an attempt's signal was aborted by the service. */
 class ShuttingDown extends Error {}
 class LeaseLost extends Error {}
@@ -77,6 +96,9 @@ interface TemplateState {
  * aborted, and an outcome recorded too late is ignored by SQL and reported here.
  */
 export class Deliverer {
+  /** Test signals (see DelivererEvents). */
+  readonly events = new EventEmitter<DelivererEvents>();
+  private currentMode: DelivererMode = "stopped";
   private readonly held = new Map<string, Held>();
   private readonly queue: ClaimedNotification[] = [];
   private inFlight = 0;
@@ -120,8 +142,19 @@ export class Deliverer {
     return this.config.leaseSeconds * 1000;
   }
 
+  get mode(): DelivererMode {
+    return this.currentMode;
+  }
+
+  private enter(mode: DelivererMode): void {
+    if (this.currentMode === mode) return;
+    this.currentMode = mode;
+    this.events.emit("mode", mode);
+  }
+
   start(): void {
     this.started = true;
+    this.enter("polling");
     // Extend three times per lease; abort a send once less than a sixth of its lease is left
     // confirmed — checked on its own tick, so an extension that hangs cannot hold the check up.
     this.leaseTimer = setInterval(() => {
@@ -144,6 +177,7 @@ export class Deliverer {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.enter("stopping");
     if (this.databaseRetry) clearTimeout(this.databaseRetry);
     await this.claiming;
     const drained = new Promise<void>((resolve) => {
@@ -164,6 +198,7 @@ export class Deliverer {
     } catch (error) {
       this.logger.warn({ error: (error as Error).message }, "could not release claimed rows; they are sent after their lease");
     }
+    this.enter("stopped");
   }
 
   private template(id: number): TemplateState {
@@ -202,6 +237,7 @@ export class Deliverer {
     const room = this.config.concurrency * 2 - startable - this.inFlight;
     if (room <= 0) return;
     this.claimWanted = false;
+    this.enter("polling");
     this.claiming = this.claim(room).finally(() => {
       this.claiming = null;
       this.pump();
@@ -248,7 +284,10 @@ export class Deliverer {
       // rows created meanwhile NOTIFY this process — also while sends to a slow receiver are in
       // flight, whose end would otherwise be the next look for work (migration 9).
       const now = performance.now();
-      this.onClaimed(rows.length === 0 && !this.queue.some((row) => this.mayStart(this.template(row.templateId), now)));
+      const idle = rows.length === 0 && !this.queue.some((row) => this.mayStart(this.template(row.templateId), now));
+      if (idle && this.inFlight === 0) this.enter("waiting");
+      this.events.emit("claimed", rows);
+      this.onClaimed(idle);
     } catch (error) {
       this.databaseFailed("claim", error);
     }
@@ -368,6 +407,7 @@ export class Deliverer {
         const recorded = await this.recordBatch(batch);
         this.databaseIsBack();
         this.settled(batch, recorded);
+        this.events.emit("recorded", recorded);
         if (unblocking) this.wake();
       } catch (error) {
         this.outcomes.unshift(...batch);
