@@ -37,18 +37,29 @@ export async function enqueueGraphileJobs(connectionString: string, count: numbe
   }
 }
 
+/** Installs graphile-worker in the database and starts it in a child process, idle. */
+export async function startGraphileWorker(connectionString: string, concurrency: number): Promise<BenchChild> {
+  await runMigrations({ connectionString, logger: silentLogger });
+  const worker = await BenchChild.start("graphileWorker");
+  try {
+    await worker.call("start", { connectionString, concurrency });
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
+  return worker;
+}
+
 /**
  * graphile-worker's latency, measured like the service's: jobs added at a steady rate (each
  * add_job its own transaction; graphile-worker NOTIFYs on insert), from the COMMIT
  * acknowledgement to the sink receiving the task's POST.
  */
 export async function measureGraphileLatency(connectionString: string, sink: BenchChild, sinkUrl: string, body: string, seconds: number, concurrency: number): Promise<LatencyResult> {
-  await runMigrations({ connectionString, logger: silentLogger });
-  const worker = await BenchChild.start("graphileWorker");
+  const worker = await startGraphileWorker(connectionString, concurrency);
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
-    await worker.call("start", { connectionString, concurrency });
     await sink.call("reset", { record: true });
     await new Promise((resolve) => setTimeout(resolve, 500)); // let it fall idle
     const committedAt = await steadyLoad(seconds, async (i) => {

@@ -31,9 +31,9 @@ export async function steadyLoad(seconds: number, issue: (index: number) => Prom
   return committedAt;
 }
 
-/** Percentiles of arrival - commit over every key but the warm-up ones. */
-export function latencyStats(committedAt: Map<string, number>, arrivals: Map<string, number>): LatencyResult {
-  const latencies = [...committedAt].slice(WARMUP_SAMPLES).map(([key, at]) => arrivals.get(key)! - at).sort((a, b) => a - b);
+/** Percentiles of arrival - commit over every key but the warm-up ones (a burst keeps them all: `warmup` 0). */
+export function latencyStats(committedAt: Map<string, number>, arrivals: Map<string, number>, warmup = WARMUP_SAMPLES): LatencyResult {
+  const latencies = [...committedAt].slice(warmup).map(([key, at]) => arrivals.get(key)! - at).sort((a, b) => a - b);
   if (latencies.length === 0 || latencies.some((latency) => !Number.isFinite(latency))) {
     throw new Error("a request is missing its arrival or its commit time");
   }

@@ -16,7 +16,7 @@ import { sinkSpan, type SinkSpan, type SinkStats } from "./sink.js";
 const CLI = path.join(PACKAGE_ROOT, "bin", "pg-job-notifier");
 
 /** One webhook template pointing at the sink, subscribed to `success` for every job. */
-async function subscribeSink(url: string, sinkUrl: string): Promise<void> {
+export async function subscribeSink(url: string, sinkUrl: string): Promise<void> {
   await adminQuery(url, `insert into notifier.notification_templates (name, notification_type, notification_configuration)
                          values ('sink', 'webhook', json_build_object('url', $1::text))`, [sinkUrl]);
   await adminQuery(url, `insert into notifier.subscriptions (notification_template_id, trigger) select id, 'success' from notifier.notification_templates`);

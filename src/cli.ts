@@ -3,6 +3,7 @@ import { EXIT_FAILED, EXIT_USAGE, UsageError } from "./errors.js";
 import { registerInstallCommands } from "./commands/install.js";
 import { writeErr } from "./terminal.js";
 import { registerAttachCommands } from "./commands/attach.js";
+import { registerDeliveryCommands } from "./commands/delivery.js";
 import { registerExplainCommand } from "./commands/explain.js";
 import { registerNotificationsCommand } from "./commands/notifications.js";
 import { registerPurgeCommand } from "./commands/purge.js";
@@ -29,6 +30,7 @@ Examples (each command's --help has more):
   pg-job-notifier notifications retry 17 18      send failed rows again
   pg-job-notifier purge --older-than 7d          delete finished rows older than a week
   pg-job-notifier uninstall                      remove everything the product created
+  pg-job-notifier pause                          stop all delivery on this database (staging clones); resume
 
 Exit codes: 0 ok, 1 the operation failed, 2 bad usage.`,
   )
@@ -41,6 +43,7 @@ registerAttachCommands(program);
 registerTemplatesCommand(program);
 registerNotificationsCommand(program);
 registerPurgeCommand(program);
+registerDeliveryCommands(program);
 
 program.addCommand(listenCommand());
 program.addCommand(startCommand());

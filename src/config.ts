@@ -72,7 +72,7 @@ export interface ServiceSettings {
   maxAttempts: number;
   /** Seconds after its creation a pending row fails as expired; 0: never. */
   maxAgeSeconds: number;
-  /** Sends in flight at once for one template; null: three quarters of `concurrency`. */
+  /** Sends in flight at once for one template; null: all but an eighth of `concurrency` (at least one slot left to others). */
   templateConcurrency: number | null;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
@@ -173,7 +173,7 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
   { key: "maxAgeSeconds", env: "NOTIFIER_MAX_AGE", flag: "--max-age", schema: decimal,
     description: `seconds after which a row still pending fails as expired, 0 never (default ${DEFAULT_MAX_AGE_SECONDS})` },
   { key: "templateConcurrency", env: "NOTIFIER_TEMPLATE_CONCURRENCY", flag: "--template-concurrency", schema: wholeNumberUpTo(MAX_CONCURRENCY),
-    description: "sends in flight at once for one template, so a slow receiver holds only its share (default ¾ of --concurrency)" },
+    description: "sends in flight at once for one template, so a slow receiver holds only its share (default: all but an eighth of --concurrency)" },
   { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: intervalSeconds,
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: intervalSeconds,

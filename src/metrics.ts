@@ -13,6 +13,7 @@ export interface ServiceMetrics {
   oldestDue: Gauge;
   oldestAwaitingWrapup: Gauge;
   notificationQueueUsage: Gauge;
+  deliveryPaused: Gauge;
 }
 
 /**
@@ -20,7 +21,7 @@ export interface ServiceMetrics {
  * gauges are collected at the same moment and share one reading. When the database is
  * unreachable they keep their last values rather than failing the whole scrape.
  */
-export function createMetrics(readHealth: () => Promise<Health>): ServiceMetrics {
+export function createMetrics(readHealth: () => Promise<Health>, isDeliveryPaused: () => Promise<boolean>): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let reading: Promise<Health> | null = null;
@@ -70,5 +71,16 @@ export function createMetrics(readHealth: () => Promise<Health>): ServiceMetrics
     notificationQueueUsage: healthGauge("notifier_notification_queue_usage",
       "pg_notification_queue_usage(): fraction of the instance-wide NOTIFY queue in use (shared with every LISTENer of the instance).",
       (health) => health.notificationQueueUsage),
+    deliveryPaused: new Gauge({
+      name: "notifier_delivery_paused", help: "1 while notifier.settings.delivery_paused stops all delivery (pg-job-notifier pause).",
+      registers: [registry],
+      async collect() {
+        try {
+          this.set((await isDeliveryPaused()) ? 1 : 0);
+        } catch {
+          // keep the last value
+        }
+      },
+    }),
   };
 }

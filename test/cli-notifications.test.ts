@@ -50,7 +50,10 @@ describe("notifications list", () => {
     expect(failedLines[1]).toMatch(new RegExp(`^${failedId}\\s+${firstJob}\\s+error\\s+ops-hook\\s+webhook\\s+failed\\s+5\\s+.*ECONNREFUSED`));
 
     const ofJob = JSON.parse((await cli(["notifications", "list", "--job", String(secondJob), "--json"])).stdout);
-    expect(ofJob).toMatchObject([{ jobId: secondJob, trigger: "started", status: "pending", attempts: 0, nextAttemptAt: expect.any(String) }]);
+    expect(ofJob).toMatchObject([{ jobId: secondJob, trigger: "started", status: "pending", attempts: 0, nextAttemptAt: expect.any(String), attemptHistory: [] }]);
+    await db.query(`update notifier.notifications set attempt_history = '[{"attempt": 1, "outcome": "error", "http_status": 503, "error": "HTTP 503: busy"}]' where job_id = $1`, [secondJob]);
+    const withHistory = JSON.parse((await cli(["notifications", "list", "--job", String(secondJob), "--json"])).stdout);
+    expect(withHistory[0].attemptHistory).toEqual([{ attempt: 1, outcome: "error", http_status: 503, error: "HTTP 503: busy" }]);
 
     const limited = JSON.parse((await cli(["notifications", "list", "--limit", "1", "--json"])).stdout);
     expect(limited).toHaveLength(1);

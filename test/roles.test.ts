@@ -9,6 +9,7 @@ import { claimDue } from "../src/sql/claimDue.js";
 import { expireWrapups } from "../src/sql/expireWrapups.js";
 import { recordOutcomes } from "../src/sql/recordOutcomes.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 import { HttpReceiver } from "./helpers/httpReceiver.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus, triggersOf } from "./helpers/jobs.js";
 import { addWebhook, ServiceProcess } from "./helpers/service.js";
@@ -151,10 +152,7 @@ describe("service role", () => {
           where n.job_id = $1 and t.name = 'roles-live' order by n.id`,
         [jobId],
       )).rows;
-    const deadline = Date.now() + 30_000;
-    while ((await recorded()).some((row) => row.status !== "successful") && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually(async () => (await recorded()).every((row) => row.status === "successful"), { what: "both rows recorded" });
     expect(await recorded()).toEqual([
       { trigger: "started", status: "successful", by_grace: false },
       { trigger: "success", status: "successful", by_grace: true },

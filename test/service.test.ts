@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { freePort } from "../src/embedded.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 import { HttpReceiver, type ReceivedRequest } from "./helpers/httpReceiver.js";
 import { addWebhook, rowsOf, runCli, runJob, ServiceProcess, waitUntilSettled } from "./helpers/service.js";
 
@@ -274,13 +275,10 @@ describe("signals and configuration", () => {
   });
 });
 
-/** Polls until `count` rows of (job, trigger) satisfy `done`; returns them in id order. */
-async function waitForRow(job: number, trigger: string, done: (row: Awaited<ReturnType<typeof rowsOf>>[number]) => boolean, count = 1) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
+/** Waits until `count` rows of (job, trigger) satisfy `done`; returns them in id order. */
+function waitForRow(job: number, trigger: string, done: (row: Awaited<ReturnType<typeof rowsOf>>[number]) => boolean, count = 1) {
+  return eventually(async () => {
     const rows = await rowsOf(db, "job_id = $1 and trigger = $2", [job, trigger]);
-    if (rows.length >= count && rows.every(done)) return rows;
-    if (Date.now() > deadline) throw new Error(`rows of job ${job} not done: ${JSON.stringify(rows)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return rows.length >= count && rows.every(done) && rows;
+  }, { timeoutMs: 60_000, intervalMs: 100, what: `the rows of job ${job} (${trigger})` });
 }

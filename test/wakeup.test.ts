@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { connect, createTestDatabase } from "./helpers/database.js";
+import { eventually } from "./helpers/eventually.js";
 import { addTemplate, backendPid, insertJob, setStatus, waitUntilBlocked } from "./helpers/jobs.js";
 
 // The adaptive wake-up (migration 9): a transaction that creates rows NOTIFYs only when a service
@@ -201,11 +202,7 @@ describe("the delivery service sleeps and is woken (no fallback poll)", () => {
     )).rows[0].n);
 
   async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(condition, { timeoutMs, intervalMs: 20, what });
   }
 
   async function finishJobs(count: number, writers: pg.Client[]): Promise<void> {

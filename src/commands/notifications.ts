@@ -53,6 +53,7 @@ Examples:
             recipients: row.recipients,
             createdAt: isoTime(row.createdAt),
             sentAt: isoTime(row.sentAt),
+            attemptHistory: row.attemptHistory,
           })),
         );
         return;

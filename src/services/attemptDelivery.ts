@@ -1,6 +1,7 @@
 import { DEFAULT_SEND_TIMEOUT_SECONDS } from "../config.js";
 import type { JobSnapshot, Trigger } from "../job.js";
-import { RenderError, renderNotification } from "../render/render.js";
+import { RenderError } from "../render/render.js";
+import { renderOffLoop } from "../render/renderOffLoop.js";
 import { redact } from "../types/http.js";
 import { urlSecrets } from "../redact.js";
 import { notificationTypes } from "../types/index.js";
@@ -71,7 +72,7 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptResul
       const key = issue?.path.join(".") || "(configuration)";
       throw new DeliveryError(`template "${input.templateName}": notification_configuration.${key}: ${issue?.message ?? "invalid"}`, { permanent: true });
     }
-    rendered ??= await renderNotification({
+    rendered ??= await renderOffLoop({
       template: { name: input.templateName, notification_type: type.name, messages: input.messages },
       trigger: input.trigger,
       job: input.job,

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
@@ -20,7 +21,7 @@ export interface DelivererConfig {
   worker: string;
   /** Sends in flight at once. Up to as many more rows are claimed ahead, ready to start. */
   concurrency: number;
-  /** Sends in flight at once for one template (null: three quarters of concurrency). */
+  /** Sends in flight at once for one template (null: defaultTemplateConcurrency). */
   templateConcurrency: number | null;
   leaseSeconds: number;
   retryDelaySeconds: number;
@@ -29,6 +30,33 @@ export interface DelivererConfig {
   maxAgeSeconds: number;
   /** Base of job URLs in messages. */
   urlBase: string;
+}
+
+/**
+ * One template's share when NOTIFIER_TEMPLATE_CONCURRENCY is not set: all but an eighth of the
+ * slots (at least one kept for the others), so a template with a fast receiver loses almost
+ * nothing and a hung one leaves the others room.
+ */
+export function defaultTemplateConcurrency(concurrency: number): number {
+  return Math.max(1, concurrency - Math.max(1, Math.ceil(concurrency / 8)));
+}
+
+/**
+ * What the deliverer is doing (as graphile-worker's local queue names its modes):
+ *   stopped   before start() and after stop();
+ *   polling   claiming, or with rows claimed, queued or in flight (it claims again after sends);
+ *   waiting   the last claim found nothing it may start: asleep until a wake() (NOTIFY, poll);
+ *   stopping  stop() called: no claims, sends in flight finishing, outcomes being written.
+ */
+export type DelivererMode = "stopped" | "polling" | "waiting" | "stopping";
+
+/** Test signals: what happened, so a test waits for the event rather than for time. */
+export interface DelivererEvents {
+  mode: [DelivererMode];
+  /** A claim returned (its rows). */
+  claimed: [readonly ClaimedNotification[]];
+  /** A batch of outcomes was written: the status each recorded row now has (ignored rows absent). */
+  recorded: [ReadonlyMap<string, string>];
 }
 
 /** Why an attempt's signal was aborted by the service. */
@@ -44,9 +72,10 @@ interface Held {
   controller: AbortController | null;
 }
 
-/** Per template: what is in flight, and its receiver's circuit breaker. */
+/** Per template: its rows queued and in flight, and its receiver's circuit breaker. */
 interface TemplateState {
   inFlight: number;
+  /** Queued or in flight (not those whose outcome is being recorded). */
   held: number;
   failures: number;
   /** performance.now() until which the breaker is open (no claims, no sends); 0: closed. */
@@ -67,6 +96,9 @@ interface TemplateState {
  * aborted, and an outcome recorded too late is ignored by SQL and reported here.
  */
 export class Deliverer {
+  /** Test signals (see DelivererEvents). */
+  readonly events = new EventEmitter<DelivererEvents>();
+  private currentMode: DelivererMode = "stopped";
   private readonly held = new Map<string, Held>();
   private readonly queue: ClaimedNotification[] = [];
   private inFlight = 0;
@@ -82,6 +114,9 @@ export class Deliverer {
   private stopping = false;
   private databaseRetry: NodeJS.Timeout | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** An extension is in flight (it may wait on a row lock): the next one waits for it. */
+  private extending = false;
+  private lastExtension = 0;
   private idle: (() => void) | null = null;
   /** False after a claim or completion query failed, until one succeeds. */
   databaseReachable = true;
@@ -100,18 +135,32 @@ export class Deliverer {
 
   /** Sends in flight at once for one template. */
   private get templateCap(): number {
-    return this.config.templateConcurrency ?? Math.max(1, Math.ceil((this.config.concurrency * 3) / 4));
+    return this.config.templateConcurrency ?? defaultTemplateConcurrency(this.config.concurrency);
   }
 
   private get leaseMs(): number {
     return this.config.leaseSeconds * 1000;
   }
 
+  get mode(): DelivererMode {
+    return this.currentMode;
+  }
+
+  private enter(mode: DelivererMode): void {
+    if (this.currentMode === mode) return;
+    this.currentMode = mode;
+    this.events.emit("mode", mode);
+  }
+
   start(): void {
     this.started = true;
-    // Extend three times per lease; a send is aborted once less than a sixth of it is left unconfirmed.
-    const every = Math.max(100, this.leaseMs / 3);
-    this.leaseTimer = setInterval(() => void this.extendLeases(), every);
+    this.enter("polling");
+    // Extend three times per lease; abort a send once less than a sixth of its lease is left
+    // confirmed — checked on its own tick, so an extension that hangs cannot hold the check up.
+    this.leaseTimer = setInterval(() => {
+      this.abortLapsing();
+      if (!this.extending && performance.now() - this.lastExtension >= this.leaseMs / 3) void this.extendLeases();
+    }, Math.max(50, this.leaseMs / 6));
     this.wake();
   }
 
@@ -128,6 +177,7 @@ export class Deliverer {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.enter("stopping");
     if (this.databaseRetry) clearTimeout(this.databaseRetry);
     await this.claiming;
     const drained = new Promise<void>((resolve) => {
@@ -148,6 +198,7 @@ export class Deliverer {
     } catch (error) {
       this.logger.warn({ error: (error as Error).message }, "could not release claimed rows; they are sent after their lease");
     }
+    this.enter("stopped");
   }
 
   private template(id: number): TemplateState {
@@ -181,9 +232,12 @@ export class Deliverer {
       void this.attempt(row);
     }
     if (this.stopping || !this.claimWanted || this.claiming || this.databaseRetry) return;
-    const room = this.config.concurrency * 2 - this.queue.length - this.inFlight;
+    // Queued rows of a template that may not start now leave room for the others' rows.
+    const startable = this.queue.filter((row) => this.mayStart(this.template(row.templateId), now)).length;
+    const room = this.config.concurrency * 2 - startable - this.inFlight;
     if (room <= 0) return;
     this.claimWanted = false;
+    this.enter("polling");
     this.claiming = this.claim(room).finally(() => {
       this.claiming = null;
       this.pump();
@@ -217,10 +271,23 @@ export class Deliverer {
       if (rows.length === limit) this.claimWanted = true;
       for (const row of rows) {
         this.held.set(row.id, { row, leaseUntil: sentAt + this.leaseMs, controller: null });
-        this.template(row.templateId).held++;
-        this.queue.push(row);
+        const template = this.template(row.templateId);
+        // One batch can bring more of one template than it may hold: give the excess back.
+        if (template.held >= this.templateCap * 2) this.giveBack(row);
+        else {
+          template.held++;
+          this.queue.push(row);
+        }
       }
-      this.onClaimed(rows.length === 0 && this.queue.length === 0 && this.inFlight === 0);
+      void this.flush();
+      // Nothing more to claim and nothing queued that may start: sleep (take the sleep lock), so
+      // rows created meanwhile NOTIFY this process — also while sends to a slow receiver are in
+      // flight, whose end would otherwise be the next look for work (migration 9).
+      const now = performance.now();
+      const idle = rows.length === 0 && !this.queue.some((row) => this.mayStart(this.template(row.templateId), now));
+      if (idle && this.inFlight === 0) this.enter("waiting");
+      this.events.emit("claimed", rows);
+      this.onClaimed(idle);
     } catch (error) {
       this.databaseFailed("claim", error);
     }
@@ -250,6 +317,7 @@ export class Deliverer {
     });
     held.controller = null;
     template.inFlight--;
+    template.held--;
     this.inFlight--;
     const reason = controller.signal.reason;
     let outcome: AttemptOutcome;
@@ -302,13 +370,19 @@ export class Deliverer {
       const queued = this.queue[index]!;
       if (queued.templateId !== row.templateId) continue;
       this.queue.splice(index, 1);
-      this.outcomes.push({
-        id: queued.id, leaseToken: queued.leaseToken, kind: "released", error: null, httpStatus: null, retryAfterSeconds: null,
-        subject: null, body: null, recipients: null, notificationsSent: null, deliveredTargets: null,
-      });
+      template.held--;
+      this.giveBack(queued);
     }
     // Claim again once it closes, even if nothing else wakes this process.
     setTimeout(() => this.wake(), template.openUntil - now).unref();
+  }
+
+  /** Hands a claimed row back unsent, its attempt uncounted (recorded with the next batch). */
+  private giveBack(row: ClaimedNotification): void {
+    this.outcomes.push({
+      id: row.id, leaseToken: row.leaseToken, kind: "released", error: null, httpStatus: null, retryAfterSeconds: null,
+      subject: null, body: null, recipients: null, notificationsSent: null, deliveredTargets: null,
+    });
   }
 
   private log(row: ClaimedNotification, outcome: AttemptOutcome, seconds: number): void {
@@ -333,6 +407,7 @@ export class Deliverer {
         const recorded = await this.recordBatch(batch);
         this.databaseIsBack();
         this.settled(batch, recorded);
+        this.events.emit("recorded", recorded);
         if (unblocking) this.wake();
       } catch (error) {
         this.outcomes.unshift(...batch);
@@ -409,8 +484,7 @@ export class Deliverer {
   }
 
   private forget(held: Held): void {
-    if (!this.held.delete(held.row.id)) return;
-    this.template(held.row.templateId).held--;
+    this.held.delete(held.row.id);
   }
 
   private async flushUntilDone(graceMs: number): Promise<void> {
@@ -424,13 +498,14 @@ export class Deliverer {
   }
 
   /**
-   * Extends every lease held under its token, then aborts what cannot be sent safely any more:
-   * rows the database no longer gives this process, and rows whose lease, as last confirmed, is
-   * about to lapse (the extension did not get through in time).
+   * Extends every lease held under its token; a row the database no longer gives this process
+   * (another holds it, or it was finished) is lost: its send is aborted.
    */
   private async extendLeases(): Promise<void> {
     const rows = [...this.held.values()].map((held) => held.row);
     const sentAt = performance.now();
+    this.extending = true;
+    this.lastExtension = sentAt;
     try {
       const extended = await extendLeases(this.db, rows, this.config.leaseSeconds);
       for (const row of rows) {
@@ -441,10 +516,16 @@ export class Deliverer {
       }
     } catch (error) {
       this.databaseFailed("extend leases", error);
+    } finally {
+      this.extending = false;
     }
+  }
+
+  /** Rows whose lease, as last confirmed, is about to lapse: another process may claim them soon. */
+  private abortLapsing(): void {
     const now = performance.now();
     for (const held of [...this.held.values()]) {
-      if (held.leaseUntil - this.leaseMs / 6 <= now) this.lose(held, "the lease could not be extended in time (database unreachable)");
+      if (held.leaseUntil - this.leaseMs / 6 <= now) this.lose(held, "the lease could not be extended in time (database unreachable or blocked)");
     }
   }
 
@@ -459,6 +540,7 @@ export class Deliverer {
     const queued = this.queue.indexOf(held.row);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
+      this.template(held.row.templateId).held--;
       this.logger.warn({ notification: held.row.id }, `dropping a claimed row before sending it: ${why}`);
       this.forget(held);
     }

@@ -6,6 +6,7 @@ import { OperationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMetrics, type ServiceMetrics } from "../metrics.js";
 import { readHealth } from "../sql/readHealth.js";
+import { isDeliveryPaused } from "../sql/setDeliveryPaused.js";
 import { closeHttpPools } from "../types/http.js";
 import { requiredToken } from "../web/access.js";
 import { createWebView } from "../web/webView.js";
@@ -50,7 +51,7 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   const db = await createDatabasePool(config.databaseUrl).catch((error: Error) => {
     throw new OperationError(`cannot connect to DATABASE_URL: ${error.message}`);
   });
-  const metrics = createMetrics(() => readHealth(db));
+  const metrics = createMetrics(() => readHealth(db), () => isDeliveryPaused(db));
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
   deliverer.onClaimed = (idle) => (idle ? listener.idle() : listener.busy());

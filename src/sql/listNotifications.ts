@@ -19,6 +19,8 @@ export const NotificationRecord = z.object({
   lockedUntil: z.number().nullable(),
   createdAt: z.number(),
   sentAt: z.number().nullable(),
+  /** The last failed attempts (migration 40): attempt, at, outcome, http_status, error, sent, targets. */
+  attemptHistory: z.array(z.record(z.unknown())),
 });
 export type NotificationRecord = z.infer<typeof NotificationRecord>;
 
@@ -40,7 +42,8 @@ export async function listNotifications(db: CommonQueryMethods, filter: Notifica
            n.locked_by as "lockedBy",
            ${epochMs("n.locked_until")} as "lockedUntil",
            ${epochMs("n.created_at")} as "createdAt",
-           ${epochMs("n.sent_at")} as "sentAt"
+           ${epochMs("n.sent_at")} as "sentAt",
+           n.attempt_history as "attemptHistory"
       from notifier.notifications n
       join notifier.notification_templates t on t.id = n.notification_template_id
      where (${jobId}::bigint is null or n.job_id = ${jobId}::bigint)

@@ -5,6 +5,7 @@ import type pg from "pg";
 import { afterAll } from "vitest";
 import { freePort } from "../../src/embedded.js";
 import { PACKAGE_ROOT } from "../../src/migrate.js";
+import { eventually } from "./eventually.js";
 
 const CLI = path.join(PACKAGE_ROOT, "bin", "pg-job-notifier");
 
@@ -119,12 +120,16 @@ export class ServiceProcess {
   }
 
   private async waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-      if (!this.running) throw new Error(`the service exited (${this.child.exitCode ?? this.child.signalCode}) while waiting for ${what}:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${this.output}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    let exited = false;
+    await eventually(async () => {
+      if (await condition()) return true;
+      // Stop waiting at once for a process that is gone (its output says why).
+      exited = !this.running;
+      return exited;
+    }, { timeoutMs, what }).catch((error: Error) => {
+      throw new Error(`${error.message}:\n${this.output}`);
+    });
+    if (exited) throw new Error(`the service exited (${this.child.exitCode ?? this.child.signalCode}) while waiting for ${what}:\n${this.output}`);
   }
 }
 
@@ -200,13 +205,13 @@ export async function rowsOf(db: Queryable, where = "true", values: unknown[] = 
   return rows;
 }
 
-/** Polls until no row is pending (or the deadline passes); returns every row. */
+/** Waits until no row is pending (or the deadline passes); returns every row. */
 export async function waitUntilSettled(db: Queryable, timeoutMs = 60_000): Promise<DeliveredRow[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await rowsOf(db);
-    if (rows.every((row) => row.status !== "pending")) return rows;
-    if (Date.now() > deadline) throw new Error(`rows still pending: ${JSON.stringify(rows.filter((row) => row.status === "pending"))}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  let last: DeliveredRow[] = [];
+  return eventually(async () => {
+    last = await rowsOf(db);
+    return last.every((row) => row.status !== "pending") && last;
+  }, { timeoutMs, intervalMs: 100, what: "every row to settle" }).catch(() => {
+    throw new Error(`rows still pending: ${JSON.stringify(last.filter((row) => row.status === "pending"))}`);
+  });
 }

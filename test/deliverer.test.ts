@@ -1,0 +1,85 @@
+import { once } from "node:events";
+import { afterAll, describe, expect, it } from "vitest";
+import { createDatabasePool } from "../src/db.js";
+import { createLogger } from "../src/logger.js";
+import { createMetrics } from "../src/metrics.js";
+import { Deliverer, type DelivererMode } from "../src/services/deliverer.js";
+import { closeHttpPools } from "../src/types/http.js";
+import { connect, createTestDatabase } from "./helpers/database.js";
+import { HttpReceiver } from "./helpers/httpReceiver.js";
+import { addWebhook, rowsOf, runJob } from "./helpers/service.js";
+
+// The engine in this process, beside the spawned-process tests: driven by wake() (no listener,
+// no poll) and observed through its test signals, never through time.
+const databaseUrl = await createTestDatabase();
+const client = await connect(databaseUrl);
+const db = await createDatabasePool(databaseUrl);
+const receiver = await HttpReceiver.start();
+afterAll(async () => {
+  await closeHttpPools();
+  await db.end();
+});
+
+function newDeliverer(overrides: Partial<ConstructorParameters<typeof Deliverer>[1]> = {}): Deliverer {
+  return new Deliverer(db, {
+    worker: `in-process-${Math.random().toString(16).slice(2)}`, concurrency: 4, templateConcurrency: null, leaseSeconds: 30,
+    retryDelaySeconds: 0, maxAttempts: 2, maxAgeSeconds: 0, urlBase: "http://localhost", ...overrides,
+  }, createLogger({ level: "silent", pretty: false }), createMetrics(async () => ({ pending: 0, pendingCapped: false, oldestDueSeconds: 0, oldestAwaitingWrapupSeconds: 0, notificationQueueUsage: 0 }), async () => false));
+}
+
+/** Resolves once `count` rows have been recorded with a final status. */
+async function recordedFinal(deliverer: Deliverer, count: number): Promise<Map<string, string>> {
+  const final = new Map<string, string>();
+  while (final.size < count) {
+    const [recorded] = await once(deliverer.events, "recorded") as [ReadonlyMap<string, string>];
+    for (const [id, status] of recorded) if (status !== "pending") final.set(id, status);
+  }
+  return final;
+}
+
+describe("the deliverer in-process", () => {
+  it("names its modes: stopped, polling, waiting, stopping, stopped; started before final; retries to failure", async () => {
+    receiver.responder = (request) => (request.url === "/down" ? { status: 503, body: "down" } : { status: 200 });
+    await addWebhook(client, "in-process up", { url: `${receiver.url}/up` }, { jobTemplateId: 1 });
+    await addWebhook(client, "in-process down", { url: `${receiver.url}/down` }, { triggers: ["success"], jobTemplateId: 1 });
+    const deliverer = newDeliverer();
+    const modes: DelivererMode[] = [deliverer.mode];
+    deliverer.events.on("mode", (mode) => modes.push(mode));
+    const job = await runJob(client, "in-process job", "successful", 1);
+
+    const recording = recordedFinal(deliverer, 3);
+    deliverer.start();
+    const recorded = await recording;
+    expect([...recorded.values()].sort()).toEqual(["failed", "successful", "successful"]);
+    const rows = await rowsOf(client, "job_id = $1", [job]);
+    expect(rows.map((row) => [row.trigger, row.status, row.attempts])).toEqual([
+      ["started", "successful", 1], ["success", "successful", 1], ["success", "failed", 2],
+    ]);
+    // Started went first: the final row of the same template was claimed only after it was recorded.
+    const up = receiver.requests.filter((request) => request.url === "/up").map((request) => JSON.parse(request.body).status);
+    expect(up).toEqual(["running", "successful"]);
+
+    if (deliverer.mode !== "waiting") await once(deliverer.events, "mode");
+    expect(deliverer.mode).toBe("waiting");
+    await deliverer.stop(1000);
+    expect(modes[0]).toBe("stopped");
+    expect(modes).toContain("polling");
+    expect(modes).toContain("waiting");
+    expect(modes.slice(-2)).toEqual(["stopping", "stopped"]);
+  });
+
+  it("claims nothing before start() and again on each wake()", async () => {
+    await addWebhook(client, "in-process woken", { url: `${receiver.url}/woken` }, { triggers: ["started"], jobTemplateId: 2 });
+    const deliverer = newDeliverer();
+    deliverer.wake();
+    expect(deliverer.mode).toBe("stopped");
+    const claimed = once(deliverer.events, "claimed");
+    deliverer.start();
+    await claimed;
+    await runJob(client, "woken job", "running", 2);
+    const recording = recordedFinal(deliverer, 1);
+    deliverer.wake();
+    expect([...(await recording).values()]).toEqual(["successful"]);
+    await deliverer.stop(1000);
+  });
+});
