@@ -1,5 +1,5 @@
---! Previous: sha1:4bb7d19138985494ab2699a22faef938855ed9af
---! Hash: sha1:7abf83b395558d0629f95c1aad7e9648ee5ebab9
+--! Previous: sha1:487437d39d45acc0dbe69e253c6ef7438da14a6e
+--! Hash: sha1:4fbcf6015fbadba20a37bd05687f733772739203
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

@@ -1,5 +1,5 @@
---! Previous: sha1:7abf83b395558d0629f95c1aad7e9648ee5ebab9
---! Hash: sha1:cdfb920ebaf8723965191b990f5363c1e0d59da0
+--! Previous: sha1:4fbcf6015fbadba20a37bd05687f733772739203
+--! Hash: sha1:3670497dfeac415018d65eab21d6aaf83c8f653b
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:
