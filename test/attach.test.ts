@@ -298,6 +298,18 @@ describe("validation, locks and health", () => {
     });
     await db.query("rollback");
     expect(await health()).toEqual({ healthy: true, problems: [] });
+
+    // A column only the snapshot reads: the triggers survive the drop, the generated function would fail a host write.
+    await db.query("begin");
+    await db.query("alter table main_unifiedjob drop column launch_type");
+    expect(await health()).toEqual({
+      healthy: false,
+      problems: [expect.stringMatching(/^the generated functions fail: column r\.launch_type does not exist \(run attach again\)$/)],
+    });
+    await expect(db.query("select notifier.attach_awx()")).rejects.toMatchObject({
+      message: "attach: column public.main_unifiedjob.launch_type does not exist",
+    });
+    await db.query("rollback");
   });
 });
 

@@ -1,5 +1,5 @@
---! Previous: sha1:d72119ec45b359899298d0725a4a87dd8663eadc
---! Hash: sha1:0e10d1a54c7e4f52ab5ac9f170dd27721a6190a0
+--! Previous: sha1:487437d39d45acc0dbe69e253c6ef7438da14a6e
+--! Hash: sha1:4fbcf6015fbadba20a37bd05687f733772739203
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

@@ -1,5 +1,5 @@
---! Previous: sha1:0e10d1a54c7e4f52ab5ac9f170dd27721a6190a0
---! Hash: sha1:0100990be00b5136004f44999fadf4f6ce8ea8ed
+--! Previous: sha1:4fbcf6015fbadba20a37bd05687f733772739203
+--! Hash: sha1:3670497dfeac415018d65eab21d6aaf83c8f653b
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

@@ -47,6 +47,11 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   // Refuse a non-loopback address without a token before connecting anything.
   const accessToken = config.http ? requiredToken(config.http.host, config.httpToken ?? undefined) : null;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
+  if (process.env.NOTIFIER_WRAPUP_GRACE !== undefined) {
+    // Read by no process since migration 33: one grace for the whole database.
+    logger.warn("NOTIFIER_WRAPUP_GRACE is no longer read: the grace is notifier.settings.wrapup_grace "
+      + "(update notifier.settings set wrapup_grace = '300 seconds')");
+  }
   const worker = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const db = await createDatabasePool(config.databaseUrl).catch((error: Error) => {
     throw new OperationError(`cannot connect to DATABASE_URL: ${error.message}`);
