@@ -1,5 +1,5 @@
---! Previous: sha1:fea8dc136c0ccdaf4a5348c719c2202f0aa34956
---! Hash: sha1:487437d39d45acc0dbe69e253c6ef7438da14a6e
+--! Previous: sha1:ad44be47d22a3abe0bea337f4a2a7156110bd3ca
+--! Hash: sha1:31bad545480759fcfed40937a3919116430416ad
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:

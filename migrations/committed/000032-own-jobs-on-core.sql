@@ -1,5 +1,5 @@
---! Previous: sha1:487437d39d45acc0dbe69e253c6ef7438da14a6e
---! Hash: sha1:4fbcf6015fbadba20a37bd05687f733772739203
+--! Previous: sha1:31bad545480759fcfed40937a3919116430416ad
+--! Hash: sha1:d22295dc27666062e7de004999591b52853065c6
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

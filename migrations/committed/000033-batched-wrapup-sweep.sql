@@ -1,5 +1,5 @@
---! Previous: sha1:4fbcf6015fbadba20a37bd05687f733772739203
---! Hash: sha1:3670497dfeac415018d65eab21d6aaf83c8f653b
+--! Previous: sha1:d22295dc27666062e7de004999591b52853065c6
+--! Hash: sha1:649e8d2899fe1d456c4c6a8bea253a66a4d175f4
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

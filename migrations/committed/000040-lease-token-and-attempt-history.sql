@@ -1,5 +1,5 @@
---! Previous: sha1:0100990be00b5136004f44999fadf4f6ce8ea8ed
---! Hash: sha1:e46dd4fdb203665d002395d80cc57c9ad5f0c6b7
+--! Previous: sha1:649e8d2899fe1d456c4c6a8bea253a66a4d175f4
+--! Hash: sha1:c53a0afab8108883320038db4ca9c88174f3ad16
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

@@ -1,5 +1,5 @@
---! Previous: sha1:e46dd4fdb203665d002395d80cc57c9ad5f0c6b7
---! Hash: sha1:febc1dd7966eb472512032ab9d307f876637929c
+--! Previous: sha1:c53a0afab8108883320038db4ca9c88174f3ad16
+--! Hash: sha1:3197b53c56b375b2a510c8979e630535bf991e79
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:febc1dd7966eb472512032ab9d307f876637929c
---! Hash: sha1:1edf4cf94d6ea34c691689ff9fd531f7f9aed52d
+--! Previous: sha1:3197b53c56b375b2a510c8979e630535bf991e79
+--! Hash: sha1:5222e7ce63556231ad4be652d7509619a66230de
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

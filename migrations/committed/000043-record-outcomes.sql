@@ -1,5 +1,5 @@
---! Previous: sha1:1edf4cf94d6ea34c691689ff9fd531f7f9aed52d
---! Hash: sha1:7e5e78040fff72f5404490515829ba08f04d6b6d
+--! Previous: sha1:5222e7ce63556231ad4be652d7509619a66230de
+--! Hash: sha1:da694d65e17e0ae93f14fba04c79bcac154b0af8
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

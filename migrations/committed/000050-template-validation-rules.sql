@@ -1,5 +1,5 @@
---! Previous: sha1:7e5e78040fff72f5404490515829ba08f04d6b6d
---! Hash: sha1:f85b00baee4da42fc6ff3b9218552b933c575e07
+--! Previous: sha1:da694d65e17e0ae93f14fba04c79bcac154b0af8
+--! Hash: sha1:12b6ddc248783611986a00211ed289005f4495c1
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

@@ -1,5 +1,5 @@
---! Previous: sha1:6ceb0ddd919ed82cd283388140536700462172a0
---! Hash: sha1:8efcc3194bad5402fd93ff5aecce6220d8965ce3
+--! Previous: sha1:330276ac502d06d8a8cc6e2bd8f7c17abc29183d
+--! Hash: sha1:9c8e0dd4635dab25454089e63afbdbc09fc1f2a6
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:8efcc3194bad5402fd93ff5aecce6220d8965ce3
---! Hash: sha1:1280d82080fb28e9bde9b1c6fb72f1c62be79e47
+--! Previous: sha1:9c8e0dd4635dab25454089e63afbdbc09fc1f2a6
+--! Hash: sha1:8605abf3e9cd0cebd81d3b5488cf6ac486e21794
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
