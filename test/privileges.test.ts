@@ -164,7 +164,9 @@ describe("the catalog", () => {
        where p.pronamespace = 'notifier'::regnamespace and p.prosecdef
        order by 1`);
     expect(rows.map((row) => row.function)).toEqual(
-      expect.arrayContaining(["notifier.expire_wrapups(interval)", "notifier.tg_jobs__create_notifications()"]),
+      expect.arrayContaining([
+        "notifier.expire_wrapups(interval,integer)", "notifier.purge(interval,interval,integer)", "notifier.tg_jobs__write()",
+      ]),
     );
     expect(rows.filter((row) => row.rolcanlogin || row.rolsuper || row.public_execute)).toEqual([]);
   });
@@ -270,15 +272,18 @@ describe("the read-only role", () => {
     ];
     for (const statement of readable) expect(leaks((await readonly.query(statement)).rows), statement).toBe(false);
 
-    // Every function the role may execute runs with its own rights (none is SECURITY DEFINER), so
-    // none reads a column the role may not; the claim, which returns configurations, is not one.
+    // Every function the role may execute runs with its own rights, so none reads a column the role
+    // may not; the claim, which returns configurations, is not one. The two exceptions read host
+    // tables the role cannot (an attached AWX's), are read-only and return no configuration: the
+    // attachments' health and a job's state.
     const { rows: callable } = await readonly.query(`
       select p.oid::regprocedure::text as function, p.prosecdef from pg_proc p
        where p.pronamespace = 'notifier'::regnamespace and has_function_privilege(p.oid, 'execute')`);
     expect(callable.map((row) => row.function)).toEqual(expect.arrayContaining([
       "notifier.is_final_status(text)", "notifier.validate_notification_template(text,jsonb,jsonb)", "notifier.wrapup_event_of(text)",
     ]));
-    expect(callable.filter((row) => row.prosecdef)).toEqual([]);
+    expect(callable.filter((row) => row.prosecdef).map((row) => row.function).sort())
+      .toEqual(["notifier.attachments()", "notifier.job_state(bigint)"]);
     expect(callable.map((row) => row.function)).not.toContain("notifier.claim_due(text,integer,interval)");
 
     // A function of its own that sees the view's rows sees them masked.

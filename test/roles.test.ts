@@ -243,7 +243,7 @@ describe("role names and creation", () => {
                 has_column_privilege($2, 'notifier.jobs', 'status', 'update') as host_status,
                 has_table_privilege($2, 'notifier.job_conditions', 'update') as host_bookkeeping,
                 has_table_privilege($3, 'notifier.notifications', 'update') as service_notifications,
-                (select pg_get_userbyid(proowner) from pg_proc where oid = 'notifier.expire_wrapups(interval)'::regprocedure) as sweep_owner`,
+                (select pg_get_userbyid(proowner) from pg_proc where oid = 'notifier.expire_wrapups(interval, integer)'::regprocedure) as sweep_owner`,
         [names.readonly, names.host, names.service],
       );
       expect(grants.rows[0]).toEqual({
@@ -287,8 +287,11 @@ describe("role names and creation", () => {
         `select p.oid::regprocedure::text as function, pg_get_userbyid(p.proowner) as owner
            from pg_proc p where p.pronamespace = 'notifier'::regnamespace and p.prosecdef order by 1`);
       expect(rows).toEqual([
-        { function: "notifier.expire_wrapups(interval)", owner: names.owner },
-        { function: "notifier.tg_jobs__create_notifications()", owner: names.owner },
+        { function: "notifier.attachments()", owner: names.owner },
+        { function: "notifier.expire_wrapups(interval,integer)", owner: names.owner },
+        { function: "notifier.job_state(bigint)", owner: names.owner },
+        { function: "notifier.purge(interval,interval,integer)", owner: names.owner },
+        { function: "notifier.tg_jobs__write()", owner: names.owner },
       ]);
       const owner = await migrated.query(
         "select rolsuper, rolcanlogin, has_schema_privilege($1, 'notifier', 'create') as creates from pg_roles where rolname = $1",

@@ -1,5 +1,5 @@
 --! Previous: sha1:e4ed847d29147a7452bdd4cc0aaa351219893120
---! Hash: sha1:bfccc86565ac78ca74a393b9e83b4c28af43de5c
+--! Hash: sha1:56b1e506d6fe79e2b1f4c928be305b5288a9d310
 --! Message: purge
 
 -- Retention: notifier.purge() deletes one bounded batch of what is past its retention, per kind
@@ -102,7 +102,10 @@ grant select (id, status, created_at, notification_template_id), update (status)
 grant select (id, job_id, created_at), update (created_at), delete on notifier.job_events to ":NOTIFIER_OWNER_ROLE";
 grant select (id, finished_at) on notifier.jobs to ":NOTIFIER_OWNER_ROLE";
 grant select (id, removed_at), update (removed_at), delete on notifier.notification_templates to ":NOTIFIER_OWNER_ROLE";
+-- ALTER … OWNER by a non-superuser needs CREATE on the schema for the new owner (as in 000013).
+grant create on schema notifier to ":NOTIFIER_OWNER_ROLE";
 alter function notifier.purge(interval, interval, integer) owner to ":NOTIFIER_OWNER_ROLE";
+revoke create on schema notifier from ":NOTIFIER_OWNER_ROLE";
 
 revoke execute on function notifier.purge(interval, interval, integer) from public;
 grant execute on function notifier.purge(interval, interval, integer) to ":NOTIFIER_SERVICE_ROLE";

@@ -1,5 +1,5 @@
---! Previous: sha1:bfccc86565ac78ca74a393b9e83b4c28af43de5c
---! Hash: sha1:adadf1b8830387c20411cdaec0e4129eb603d37e
+--! Previous: sha1:56b1e506d6fe79e2b1f4c928be305b5288a9d310
+--! Hash: sha1:a27752c6e8529f89539e308430aac18f7f7091e4
 --! Message: health
 
 -- A cheap health reading for alerts, /metrics and the web view, instead of count(*) over the

@@ -1,5 +1,5 @@
---! Previous: sha1:adadf1b8830387c20411cdaec0e4129eb603d37e
---! Hash: sha1:ad44be47d22a3abe0bea337f4a2a7156110bd3ca
+--! Previous: sha1:a27752c6e8529f89539e308430aac18f7f7091e4
+--! Hash: sha1:75b74e92abc98704727132fb49b00b17ef230415
 --! Message: protocol core: bookkeeping keyed by (attachment, host job id), one decision function
 
 -- The two-condition protocol, once, for every job table it is attached to: the product's own

@@ -1,5 +1,5 @@
---! Previous: sha1:ad44be47d22a3abe0bea337f4a2a7156110bd3ca
---! Hash: sha1:31bad545480759fcfed40937a3919116430416ad
+--! Previous: sha1:75b74e92abc98704727132fb49b00b17ef230415
+--! Hash: sha1:2b99f1af162b500c372b987abeb2876fba99ca09
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:
@@ -141,6 +141,26 @@ set search_path = pg_catalog, pg_temp
 as $$
   select case when a.status_map is null then format('%s.%I::text', row_name, a.status_column)
               else format('coalesce(%L::jsonb ->> %s.%I::text, %2$s.%3$I::text)', a.status_map, row_name, a.status_column) end
+$$;
+
+-- The NOLOGIN role that owns the product's SECURITY DEFINER functions (migration 000013): the
+-- trigger functions attach generates are handed to it, so a host write runs product code with
+-- that role's few privileges, never with those of whoever attached (often a superuser).
+create function notifier.owner_role() returns text
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$ select ':NOTIFIER_OWNER_ROLE'::text $$;
+
+-- The host tables an attachment's generated SQL reads: the job table, and for AWX the tables its
+-- kind, snapshot and approvals read.
+create function notifier.attachment_tables(a notifier.attachment_registry) returns text[]
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select array[format('%I.%I', a.table_schema, a.table_name)]
+         || case when a.preset = 'awx' then array[format('%I.django_content_type', a.table_schema),
+                                                  format('%I.main_job', a.table_schema), a.awx_approvals]
+                 else '{}'::text[] end
 $$;
 
 -- The whole DDL of an attachment, as it is run (dry_run shows it).
@@ -289,6 +309,22 @@ begin
 end;
 $body$);
   end if;
+  -- The trigger functions run as the owner role: handed over (ALTER … OWNER by a non-superuser
+  -- needs CREATE on the schema for the new owner, granted for the hand-over only), and the owner
+  -- role may read what the generated SQL reads. UPDATE on the id column is what SELECT … FOR
+  -- UPDATE needs to take the job row's lock (the grace sweep, the wrapup-event trigger): no
+  -- function writes a host row, and no id is ever updated. detachment_ddl revokes all of it.
+  ddl := ddl || format(E'\ngrant create on schema notifier to %I;\n', notifier.owner_role())
+    || (select string_agg(format(E'alter function %s() owner to %I;\nrevoke execute on function %1$s() from public;\n',
+                                 f, notifier.owner_role()), '')
+          from unnest(array[tg]
+                      || case when a.events_table is not null then array[format('notifier.%I', 'tg_' || a.stem || '__wrapup_event')] else '{}' end
+                      || case when a.awx_approvals is not null then array[format('notifier.%I', 'tg_' || a.stem || '__approval_timed_out')] else '{}' end) f)
+    || format(E'revoke create on schema notifier from %I;\n', notifier.owner_role())
+    || format(E'grant update (%I) on %s to %I;\n', a.id_column, host, notifier.owner_role())
+    || (select string_agg(format(E'grant select on %s to %I;\n', t, notifier.owner_role()), '')
+          from unnest(notifier.attachment_tables(a)) t)
+    || format(E'grant usage on schema %I to %I;\n', a.table_schema, notifier.owner_role());
   return ddl;
 end;
 $$;
@@ -309,7 +345,15 @@ as $$
              'drop function if exists notifier.%I();\n', a.events_table, 'tg_' || a.stem || '__wrapup_event') end,
     format(E'drop function if exists notifier.%I();\n', 'tg_' || a.stem || '__write'),
     format(E'drop function if exists notifier.%I(%I.%I);\n', a.stem || '__snapshot', a.table_schema, a.table_name),
-    format(E'drop function if exists notifier.%I(%I.%I);\n', a.stem || '__facts', a.table_schema, a.table_name))
+    format(E'drop function if exists notifier.%I(%I.%I);\n', a.stem || '__facts', a.table_schema, a.table_name),
+    format(E'revoke update (%I) on %I.%I from %I;\n', a.id_column, a.table_schema, a.table_name, notifier.owner_role()),
+    (select string_agg(format(E'revoke select on %s from %I;\n', t, notifier.owner_role()), '')
+       from unnest(notifier.attachment_tables(a)) t),
+    -- the schema stays usable while another attachment has a table in it
+    (select format(E'revoke usage on schema %I from %I;\n', a.table_schema, notifier.owner_role())
+      where a.table_schema <> 'notifier'
+        and not exists (select 1 from notifier.attachment_registry r
+                         where r.table_schema = a.table_schema and r.name <> a.name)))
 $$;
 
 -- Sets lock_timeout for the rest of the transaction unless the caller chose one.

@@ -1,5 +1,5 @@
---! Previous: sha1:31bad545480759fcfed40937a3919116430416ad
---! Hash: sha1:d22295dc27666062e7de004999591b52853065c6
+--! Previous: sha1:2b99f1af162b500c372b987abeb2876fba99ca09
+--! Hash: sha1:b37efc3e657290781029362df4c57732d4be338e
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

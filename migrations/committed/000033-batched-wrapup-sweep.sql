@@ -1,5 +1,5 @@
---! Previous: sha1:d22295dc27666062e7de004999591b52853065c6
---! Hash: sha1:649e8d2899fe1d456c4c6a8bea253a66a4d175f4
+--! Previous: sha1:b37efc3e657290781029362df4c57732d4be338e
+--! Hash: sha1:f20e62abaac09decfee0426dc26df2633eb5b0be
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

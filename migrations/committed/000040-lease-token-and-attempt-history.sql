@@ -1,5 +1,5 @@
---! Previous: sha1:649e8d2899fe1d456c4c6a8bea253a66a4d175f4
---! Hash: sha1:c53a0afab8108883320038db4ca9c88174f3ad16
+--! Previous: sha1:4ad77b7e9513c2daee0c43645ed42edc2376c0e2
+--! Hash: sha1:c676fe792c354b45a7edc204542d335914320004
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

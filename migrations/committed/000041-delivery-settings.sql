@@ -1,5 +1,5 @@
---! Previous: sha1:c53a0afab8108883320038db4ca9c88174f3ad16
---! Hash: sha1:3197b53c56b375b2a510c8979e630535bf991e79
+--! Previous: sha1:c676fe792c354b45a7edc204542d335914320004
+--! Hash: sha1:6ea864eadb2fb930d9a632d57507b699a7a4b5fa
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

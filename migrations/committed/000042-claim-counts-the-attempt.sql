@@ -1,5 +1,5 @@
---! Previous: sha1:3197b53c56b375b2a510c8979e630535bf991e79
---! Hash: sha1:5222e7ce63556231ad4be652d7509619a66230de
+--! Previous: sha1:6ea864eadb2fb930d9a632d57507b699a7a4b5fa
+--! Hash: sha1:6e82957d0a4967a075a40c887597370cff818348
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

@@ -1,5 +1,5 @@
---! Previous: sha1:5222e7ce63556231ad4be652d7509619a66230de
---! Hash: sha1:da694d65e17e0ae93f14fba04c79bcac154b0af8
+--! Previous: sha1:6e82957d0a4967a075a40c887597370cff818348
+--! Hash: sha1:48670b2fe192d8b41ee1556561baefd315f8edc0
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

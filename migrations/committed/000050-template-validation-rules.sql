@@ -1,5 +1,5 @@
---! Previous: sha1:da694d65e17e0ae93f14fba04c79bcac154b0af8
---! Hash: sha1:12b6ddc248783611986a00211ed289005f4495c1
+--! Previous: sha1:48670b2fe192d8b41ee1556561baefd315f8edc0
+--! Hash: sha1:b09e3c205c1dca535939de548fd9671e14b27805
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

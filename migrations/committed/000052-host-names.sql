@@ -1,5 +1,5 @@
---! Previous: sha1:330276ac502d06d8a8cc6e2bd8f7c17abc29183d
---! Hash: sha1:9c8e0dd4635dab25454089e63afbdbc09fc1f2a6
+--! Previous: sha1:234b30fc6809892ee8ee4433a8ca54c4e76c1cb8
+--! Hash: sha1:af8bb07a4549e32213f5adcc0bc852ed3a78425e
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

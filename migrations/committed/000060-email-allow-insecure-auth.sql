@@ -1,5 +1,5 @@
---! Previous: sha1:9c8e0dd4635dab25454089e63afbdbc09fc1f2a6
---! Hash: sha1:8605abf3e9cd0cebd81d3b5488cf6ac486e21794
+--! Previous: sha1:af8bb07a4549e32213f5adcc0bc852ed3a78425e
+--! Hash: sha1:eae09a7a17ebfa403b6257fc4b170d1bc30e1524
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
