@@ -1,5 +1,5 @@
---! Previous: sha1:138daab9a31adf2a541fddcb786e5b1cc7509016
---! Hash: sha1:9323912aa3820ac28ccf12ceb7b244e42ea992b2
+--! Previous: sha1:15c6bbf67aaaf7e0f319e1df404179277ebbbfd3
+--! Hash: sha1:5c3e5d7ace8046a11cac78fe84916bb0f66f6374
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:9323912aa3820ac28ccf12ceb7b244e42ea992b2
---! Hash: sha1:7436e7184d9630515cdb4ee1146a73875d0d69cf
+--! Previous: sha1:5c3e5d7ace8046a11cac78fe84916bb0f66f6374
+--! Hash: sha1:958923ea0de8bdb098d26439ae5733eea57a2134
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.
@@ -19,8 +19,8 @@
 --   * skip_templates: templates the caller does not take more rows of right now (at their share of
 --     its concurrency, or their receiver's circuit breaker open), so a dead receiver's backlog does
 --     not fill the caller's queue (CONTRACT §5.9, bounded);
---   * max_age: a due row created longer ago than this ends `failed` with "expired" instead of
---     paging someone a day late (NULL: no limit);
+--   * max_age: a due row created (or retried by an operator) longer ago than this ends `failed`
+--     with "expired" instead of paging someone a day late (NULL: no limit);
 --   * notifier.settings.delivery_paused (migration 41): true, nothing is claimed.
 --
 -- Unchanged: oldest due first, SKIP LOCKED, started before final (CONTRACT §5.6), the claim's
@@ -50,7 +50,7 @@ begin
     with due as (
       select n.id,
              n.attempts >= max_attempts as exhausted,
-             coalesce(n.created_at < now() - max_age, false) as expired
+             coalesce(greatest(n.created_at, n.retried_at) < now() - max_age, false) as expired
         from notifier.notifications n
        where n.status = 'pending'
          and n.run_at <= now()
@@ -72,8 +72,9 @@ begin
       update notifier.notifications n
          set status = 'failed',
              error = case when due.expired
-                          then pg_catalog.format('expired: still pending %s after it was created (NOTIFIER_MAX_AGE %s)',
-                                                 pg_catalog.date_trunc('second', now() - n.created_at), max_age)
+                          then pg_catalog.format('expired: still pending %s after it was %s (NOTIFIER_MAX_AGE %s)',
+                                                 pg_catalog.date_trunc('second', now() - greatest(n.created_at, n.retried_at)),
+                                                 case when n.retried_at is null then 'created' else 'retried' end, max_age)
                           else pg_catalog.format('attempt %s of %s never reported an outcome: its process died or hung past its lease',
                                                  n.attempts, max_attempts)
                      end,

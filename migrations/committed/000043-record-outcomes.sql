@@ -1,5 +1,5 @@
---! Previous: sha1:7436e7184d9630515cdb4ee1146a73875d0d69cf
---! Hash: sha1:9b1389cfc348e95d6c25cdba6eb6103e581cf2d7
+--! Previous: sha1:958923ea0de8bdb098d26439ae5733eea57a2134
+--! Hash: sha1:ecde380f64a7046c546e772356a2cbbad1b03e8c
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's
