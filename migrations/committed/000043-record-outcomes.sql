@@ -1,5 +1,5 @@
 --! Previous: sha1:958923ea0de8bdb098d26439ae5733eea57a2134
---! Hash: sha1:ecde380f64a7046c546e772356a2cbbad1b03e8c
+--! Hash: sha1:b2a524ac4e2321c0bae8ef8e6cbdad1df0658768
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's
@@ -22,8 +22,9 @@
 -- nothing. The answer lists the rows recorded and what they became; a row missing from it was
 -- ignored, which the caller reports.
 --
--- The arrays are parallel, one element per outcome (array parameters measured cheaper than a
--- jsonb batch: no JSON encoding of rendered bodies on either side). `delivered` holds each row's
+-- The arrays are parallel, one element per outcome (array parameters rather than a jsonb batch:
+-- the rendered bodies are not JSON-encoded by the service and decoded again here; the two were
+-- not measured against each other on their own, see docs/benchmarks.md). `delivered` holds each row's
 -- targets reached as a jsonb array of strings (a text[][] cannot be ragged). NULL subject, body,
 -- recipients or delivered keep the row's value.
 --
