@@ -359,8 +359,9 @@ export class Deliverer {
   /** A failure that may pass: counts toward the template's breaker, which opens after BREAKER_FAILURES in a row. */
   private failedAttempt(row: ClaimedNotification, template: TemplateState): void {
     template.failures++;
-    if (template.failures < BREAKER_FAILURES) return;
     const now = performance.now();
+    // Sends already in flight when it opened fail too: they do not reopen it or lengthen its pause.
+    if (template.failures < BREAKER_FAILURES || template.openUntil > now) return;
     template.openUntil = now + template.cooldownMs;
     this.logger.warn({ template: row.templateName, failures: template.failures, pauseMs: template.cooldownMs },
       "circuit breaker open: pausing this template's sends");
