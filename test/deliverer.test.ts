@@ -27,12 +27,16 @@ function newDeliverer(overrides: Partial<ConstructorParameters<typeof Deliverer>
   }, createLogger({ level: "silent", pretty: false }), createMetrics(async () => ({ pending: 0, pendingCapped: false, oldestDueSeconds: 0, oldestAwaitingWrapupSeconds: 0, notificationQueueUsage: 0 }), async () => false));
 }
 
-/** Resolves once `count` rows have been recorded with a final status. */
+/**
+ * Resolves once `count` rows have been recorded with a final status. After each batch it wakes the
+ * deliverer, as the listener's poll would: a retry that is due again is found by the next claim.
+ */
 async function recordedFinal(deliverer: Deliverer, count: number): Promise<Map<string, string>> {
   const final = new Map<string, string>();
   while (final.size < count) {
     const [recorded] = await once(deliverer.events, "recorded") as [ReadonlyMap<string, string>];
     for (const [id, status] of recorded) if (status !== "pending") final.set(id, status);
+    deliverer.wake();
   }
   return final;
 }
@@ -59,7 +63,7 @@ describe("the deliverer in-process", () => {
     const up = receiver.requests.filter((request) => request.url === "/up").map((request) => JSON.parse(request.body).status);
     expect(up).toEqual(["running", "successful"]);
 
-    if (deliverer.mode !== "waiting") await once(deliverer.events, "mode");
+    while (deliverer.mode !== "waiting") await once(deliverer.events, "mode");
     expect(deliverer.mode).toBe("waiting");
     await deliverer.stop(1000);
     expect(modes[0]).toBe("stopped");

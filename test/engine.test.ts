@@ -189,6 +189,45 @@ describe("fenced leases", () => {
   });
 });
 
+describe("a process frozen past its lease", () => {
+  it("another process sends the row; the frozen one, resumed, aborts its send and records nothing over it", async () => {
+    const scope = newScope();
+    let first = true;
+    receiver.responder = (request) => {
+      if (!to("/frozen")(request)) return { status: 200 };
+      if (first) {
+        first = false;
+        return never();
+      }
+      return { status: 200 };
+    };
+    await addWebhook(db, "frozen", { url: `${receiver.url}/frozen`, timeout: 120 }, { triggers: ["success"], jobTemplateId: scope });
+    const job = await runJob(db, "frozen job", "successful", scope);
+    const env = { NOTIFIER_LEASE: "1" };
+    const frozen = await startService(env);
+    await receiver.waitForRequests(1, to("/frozen"));
+    // Stopped mid-send (as a process whose event loop hangs, or whose host is suspended).
+    frozen.kill("SIGSTOP");
+    const other = await startService(env);
+    await receiver.waitForRequests(2, to("/frozen"));
+    const [sent] = await eventually(async () => {
+      const rows = await rowsOf(db, "job_id = $1", [job]);
+      return rows[0]?.status === "successful" && rows;
+    });
+    expect(sent).toMatchObject({ status: "successful", attempts: 2, error: null });
+
+    frozen.kill("SIGCONT");
+    await frozen.waitForLog((line) => line.msg.startsWith("aborting send: the lease could not be extended in time"));
+    const ignored = await frozen.waitForLog((line) => line.msg.startsWith("outcomes not recorded"));
+    expect(ignored.notifications).toEqual([String(sent!.id)]);
+    const { rows } = await db.query("select status, attempts, error, attempt_history from notifier.notifications where job_id = $1", [job]);
+    expect(rows[0]).toEqual({ status: "successful", attempts: 2, error: null, attempt_history: [] });
+    expect(receiver.requests.filter(to("/frozen"))).toHaveLength(2);
+    await stopped(frozen);
+    await stopped(other);
+  });
+});
+
 describe("shutdown", () => {
   it("a send aborted by the shutdown records the targets it reached, attempt uncounted; the next process sends only to the others", async () => {
     const scope = newScope();

@@ -33,3 +33,11 @@ describe("rendering off the event loop", () => {
     expect((await renderOffLoop(input("defaults", null))).subject).toMatch(/deploy web/);
   });
 });
+
+describe("input a thread cannot be given", () => {
+  test("is rendered on this thread instead of being lost", async () => {
+    const job = { ...sampleJob(), extra: { callback: () => 1 } } as unknown as ReturnType<typeof sampleJob>;
+    const rendered = await renderOffLoop({ ...input("uncloneable", { success: { message: "job {{ job.id }}" } }), job });
+    expect(rendered.subject).toBe("job 42");
+  });
+});

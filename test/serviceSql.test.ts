@@ -6,6 +6,7 @@ import { extendLeases } from "../src/sql/extendLeases.js";
 import { recordOutcomes, type AttemptOutcome } from "../src/sql/recordOutcomes.js";
 import { readHealth } from "../src/sql/readHealth.js";
 import { releaseClaims } from "../src/sql/releaseClaims.js";
+import { retryNotifications } from "../src/sql/retryNotifications.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 import { eventually } from "./helpers/eventually.js";
 import { addWebhook, rowsOf, runJob } from "./helpers/service.js";
@@ -117,6 +118,18 @@ describe("claimDue", () => {
     const [row] = await rowsOf(client, "job_id = $1", [job]);
     expect(row).toMatchObject({ status: "failed", attempts: 0 });
     expect(row!.error).toMatch(/^expired: still pending 2 days/);
+  });
+
+  it("a row retried by hand after it expired is not expired again at once", async () => {
+    const job = await runJob(client, "stale, retried", "running");
+    await client.query("update notifier.notifications set created_at = now() - interval '2 days' where job_id = $1", [job]);
+    expect(await claim("a", 10, 60, { maxAgeSeconds: 86400 })).toEqual([]);
+    const [expired] = await rowsOf(client, "job_id = $1", [job]);
+    expect(await retryNotifications(db, [expired!.id])).toEqual([String(expired!.id)]);
+    expect((await claim("a", 10, 60, { maxAgeSeconds: 86400 })).map((row) => row.id)).toEqual([String(expired!.id)]);
+    await client.query("update notifier.notifications set status = 'pending', lease_token = null, locked_until = null, retried_at = now() - interval '25 hours' where job_id = $1", [job]);
+    expect(await claim("a", 10, 60, { maxAgeSeconds: 86400 })).toEqual([]);
+    expect((await rowsOf(client, "job_id = $1", [job]))[0]!.error).toMatch(/^expired: still pending 1 day 01:00:00 after it was retried/);
   });
 
   it("claims nothing while delivery is paused", async () => {

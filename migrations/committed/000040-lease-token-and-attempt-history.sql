@@ -1,5 +1,5 @@
 --! Previous: sha1:4ad77b7e9513c2daee0c43645ed42edc2376c0e2
---! Hash: sha1:c676fe792c354b45a7edc204542d335914320004
+--! Hash: sha1:c91ea26771bccb03242b833a3faef4d07fa1a1c7
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):
@@ -9,12 +9,15 @@
 --                    changes the row only while that token is still the row's: a process whose
 --                    lease lapsed (its database link was down) and whose row another process
 --                    claimed since can no longer record over the new holder. NULL when unclaimed.
+--   retried_at       when an operator last put the row back to pending (`notifications retry`,
+--                    the web view's Retry): NOTIFIER_MAX_AGE counts from the later of created_at
+--                    and this, so a row retried by hand is not expired again at once.
 --   attempt_history  one short entry per failed attempt (attempt number, time, outcome, HTTP
 --                    status, error excerpt, what was sent, targets reached), the last 10 kept,
 --                    so an operator sees every attempt and not only the last error.
 --
--- Locks: ACCESS EXCLUSIVE on notifier.notifications for the two ADD COLUMNs only. Both are
--- catalog-only changes (a NULL column, and a constant default: no table rewrite), so the lock is
+-- Locks: ACCESS EXCLUSIVE on notifier.notifications for the three ADD COLUMNs only. All are
+-- catalog-only changes (NULL columns, and a constant default: no table rewrite), so the lock is
 -- held for milliseconds; lock_timeout makes a migration queued behind a long reader fail fast
 -- instead of blocking the host's inserts behind it.
 
@@ -22,9 +25,12 @@ set local lock_timeout = '5s';
 
 alter table notifier.notifications
   add column lease_token uuid,
+  add column retried_at timestamptz,
   add column attempt_history jsonb not null default '[]'::jsonb;
 
 comment on column notifier.notifications.lease_token is
   'The token of the claim holding the row (notifier.claim_due); outcomes and lease extensions must name it.';
+comment on column notifier.notifications.retried_at is
+  'When an operator last put the row back to pending; NOTIFIER_MAX_AGE counts from the later of created_at and this.';
 comment on column notifier.notifications.attempt_history is
   'The last 10 failed attempts: [{attempt, at, outcome, http_status, error, sent, targets}], oldest first.';

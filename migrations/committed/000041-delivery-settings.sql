@@ -1,5 +1,5 @@
---! Previous: sha1:c676fe792c354b45a7edc204542d335914320004
---! Hash: sha1:6ea864eadb2fb930d9a632d57507b699a7a4b5fa
+--! Previous: sha1:c91ea26771bccb03242b833a3faef4d07fa1a1c7
+--! Hash: sha1:088eff54979769cdfff531962c5751ea92f088ac
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:6ea864eadb2fb930d9a632d57507b699a7a4b5fa
---! Hash: sha1:6e82957d0a4967a075a40c887597370cff818348
+--! Previous: sha1:088eff54979769cdfff531962c5751ea92f088ac
+--! Hash: sha1:fd39eadd44126f06e918ab95de7dcbca9378eb77
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.
@@ -19,8 +19,8 @@
 --   * skip_templates: templates the caller does not take more rows of right now (at their share of
 --     its concurrency, or their receiver's circuit breaker open), so a dead receiver's backlog does
 --     not fill the caller's queue (CONTRACT §5.9, bounded);
---   * max_age: a due row created longer ago than this ends `failed` with "expired" instead of
---     paging someone a day late (NULL: no limit);
+--   * max_age: a due row created (or retried by an operator) longer ago than this ends `failed`
+--     with "expired" instead of paging someone a day late (NULL: no limit);
 --   * notifier.settings.delivery_paused (migration 41): true, nothing is claimed.
 --
 -- Unchanged: oldest due first, SKIP LOCKED, started before final (CONTRACT §5.6), the claim's
@@ -50,7 +50,7 @@ begin
     with due as (
       select n.id,
              n.attempts >= max_attempts as exhausted,
-             coalesce(n.created_at < now() - max_age, false) as expired
+             coalesce(greatest(n.created_at, n.retried_at) < now() - max_age, false) as expired
         from notifier.notifications n
        where n.status = 'pending'
          and n.run_at <= now()
@@ -72,8 +72,9 @@ begin
       update notifier.notifications n
          set status = 'failed',
              error = case when due.expired
-                          then pg_catalog.format('expired: still pending %s after it was created (NOTIFIER_MAX_AGE %s)',
-                                                 pg_catalog.date_trunc('second', now() - n.created_at), max_age)
+                          then pg_catalog.format('expired: still pending %s after it was %s (NOTIFIER_MAX_AGE %s)',
+                                                 pg_catalog.date_trunc('second', now() - greatest(n.created_at, n.retried_at)),
+                                                 case when n.retried_at is null then 'created' else 'retried' end, max_age)
                           else pg_catalog.format('attempt %s of %s never reported an outcome: its process died or hung past its lease',
                                                  n.attempts, max_attempts)
                      end,

@@ -1,5 +1,5 @@
---! Previous: sha1:6e82957d0a4967a075a40c887597370cff818348
---! Hash: sha1:48670b2fe192d8b41ee1556561baefd315f8edc0
+--! Previous: sha1:fd39eadd44126f06e918ab95de7dcbca9378eb77
+--! Hash: sha1:ebf02c2c8dc1a6e3b3ea43e55a1da4d51550d58a
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's
@@ -22,8 +22,9 @@
 -- nothing. The answer lists the rows recorded and what they became; a row missing from it was
 -- ignored, which the caller reports.
 --
--- The arrays are parallel, one element per outcome (array parameters measured cheaper than a
--- jsonb batch: no JSON encoding of rendered bodies on either side). `delivered` holds each row's
+-- The arrays are parallel, one element per outcome (array parameters rather than a jsonb batch:
+-- the rendered bodies are not JSON-encoded by the service and decoded again here; the two were
+-- not measured against each other on their own, see docs/benchmarks.md). `delivered` holds each row's
 -- targets reached as a jsonb array of strings (a text[][] cannot be ragged). NULL subject, body,
 -- recipients or delivered keep the row's value.
 --

@@ -1,5 +1,5 @@
---! Previous: sha1:48670b2fe192d8b41ee1556561baefd315f8edc0
---! Hash: sha1:b09e3c205c1dca535939de548fd9671e14b27805
+--! Previous: sha1:ebf02c2c8dc1a6e3b3ea43e55a1da4d51550d58a
+--! Hash: sha1:5599e5a1d4f0853064d6d3f17f049c70013c9257
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

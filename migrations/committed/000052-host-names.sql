@@ -1,5 +1,5 @@
---! Previous: sha1:234b30fc6809892ee8ee4433a8ca54c4e76c1cb8
---! Hash: sha1:af8bb07a4549e32213f5adcc0bc852ed3a78425e
+--! Previous: sha1:0d2d7e7bfcc13bc7a02d18555c8dc4bf0c9efd86
+--! Hash: sha1:b9478fdb9af27df8c6688add951c46598082720d
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

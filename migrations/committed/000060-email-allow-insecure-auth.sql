@@ -1,5 +1,5 @@
---! Previous: sha1:af8bb07a4549e32213f5adcc0bc852ed3a78425e
---! Hash: sha1:eae09a7a17ebfa403b6257fc4b170d1bc30e1524
+--! Previous: sha1:b9478fdb9af27df8c6688add951c46598082720d
+--! Hash: sha1:6761c0c0bbc09aaae0a4f0f19d2bdd77804760e7
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and

@@ -71,6 +71,15 @@ class RenderPool {
     thread.busy = job;
     void thread.ready.then(() => {
       if (thread.busy !== job) return;
+      try {
+        thread.worker.postMessage({ input: job.input });
+      } catch {
+        // Input a thread cannot be given (not structured-cloneable): render it here instead.
+        thread.busy = null;
+        renderNotification(job.input).then(job.resolve, job.reject);
+        this.next();
+        return;
+      }
       const timer = setTimeout(() => {
         this.retire(thread, new RenderError(
           `template "${job.input.template.name}": rendering took longer than ${RENDER_HARD_LIMIT_MS} ms and was stopped`));
@@ -83,7 +92,6 @@ class RenderPool {
         else job.reject(answer.render ? new RenderError(answer.message) : new Error(answer.message));
         this.next();
       });
-      thread.worker.postMessage({ id: 0, input: job.input });
     });
   }
 

@@ -7,11 +7,11 @@ import { register } from "tsx/esm/api";
 register();
 const { renderNotification, RenderError } = await import("./render.ts");
 
-parentPort.on("message", async ({ id, input }) => {
+parentPort.on("message", async ({ input }) => {
   try {
-    parentPort.postMessage({ id, ok: true, rendered: await renderNotification(input) });
+    parentPort.postMessage({ ok: true, rendered: await renderNotification(input) });
   } catch (error) {
-    parentPort.postMessage({ id, ok: false, render: error instanceof RenderError, message: error instanceof Error ? error.message : String(error) });
+    parentPort.postMessage({ ok: false, render: error instanceof RenderError, message: error instanceof Error ? error.message : String(error) });
   }
 });
 parentPort.postMessage({ ready: true });

@@ -59,6 +59,13 @@ export interface DelivererEvents {
   recorded: [ReadonlyMap<string, string>];
 }
 
+/**
+ * A claim that finds nothing while a send younger than this is in flight does not put the process
+ * to sleep: that send's end claims again soon. Older sends may be stuck on a slow receiver; then
+ * the process sleeps, so new rows NOTIFY it instead of waiting for those sends.
+ */
+export const SLOW_SEND_MS = 250;
+
 /** Why an attempt's signal was aborted by the service. */
 class ShuttingDown extends Error {}
 class LeaseLost extends Error {}
@@ -70,6 +77,8 @@ interface Held {
   leaseUntil: number;
   /** Set while its send is in flight. */
   controller: AbortController | null;
+  /** performance.now() when its send started. */
+  sentAt: number;
 }
 
 /** Per template: its rows queued and in flight, and its receiver's circuit breaker. */
@@ -117,6 +126,7 @@ export class Deliverer {
   /** An extension is in flight (it may wait on a row lock): the next one waits for it. */
   private extending = false;
   private lastExtension = 0;
+  private slowSendCheck: NodeJS.Timeout | null = null;
   private idle: (() => void) | null = null;
   /** False after a claim or completion query failed, until one succeeds. */
   databaseReachable = true;
@@ -179,6 +189,7 @@ export class Deliverer {
     this.stopping = true;
     this.enter("stopping");
     if (this.databaseRetry) clearTimeout(this.databaseRetry);
+    if (this.slowSendCheck) clearTimeout(this.slowSendCheck);
     await this.claiming;
     const drained = new Promise<void>((resolve) => {
       this.idle = resolve;
@@ -270,7 +281,7 @@ export class Deliverer {
       // A full batch means more may be due right now.
       if (rows.length === limit) this.claimWanted = true;
       for (const row of rows) {
-        this.held.set(row.id, { row, leaseUntil: sentAt + this.leaseMs, controller: null });
+        this.held.set(row.id, { row, leaseUntil: sentAt + this.leaseMs, controller: null, sentAt: 0 });
         const template = this.template(row.templateId);
         // One batch can bring more of one template than it may hold: give the excess back.
         if (template.held >= this.templateCap * 2) this.giveBack(row);
@@ -287,16 +298,31 @@ export class Deliverer {
       const idle = rows.length === 0 && !this.queue.some((row) => this.mayStart(this.template(row.templateId), now));
       if (idle && this.inFlight === 0) this.enter("waiting");
       this.events.emit("claimed", rows);
-      this.onClaimed(idle);
+      if (idle && this.hasYoungSend(now)) {
+        // Its end claims again; look once more in case it turns out to be stuck.
+        this.onClaimed(false);
+        this.slowSendCheck ??= setTimeout(() => {
+          this.slowSendCheck = null;
+          this.wake();
+        }, SLOW_SEND_MS);
+      } else this.onClaimed(idle);
     } catch (error) {
       this.databaseFailed("claim", error);
     }
+  }
+
+  /** A send started less than SLOW_SEND_MS ago is in flight. */
+  private hasYoungSend(now: number): boolean {
+    if (this.inFlight === 0) return false;
+    for (const held of this.held.values()) if (held.controller && now - held.sentAt < SLOW_SEND_MS) return true;
+    return false;
   }
 
   private async attempt(row: ClaimedNotification): Promise<void> {
     const controller = new AbortController();
     const held = this.held.get(row.id)!;
     held.controller = controller;
+    held.sentAt = performance.now();
     const template = this.template(row.templateId);
     template.inFlight++;
     this.inFlight++;
@@ -359,8 +385,9 @@ export class Deliverer {
   /** A failure that may pass: counts toward the template's breaker, which opens after BREAKER_FAILURES in a row. */
   private failedAttempt(row: ClaimedNotification, template: TemplateState): void {
     template.failures++;
-    if (template.failures < BREAKER_FAILURES) return;
     const now = performance.now();
+    // Sends already in flight when it opened fail too: they do not reopen it or lengthen its pause.
+    if (template.failures < BREAKER_FAILURES || template.openUntil > now) return;
     template.openUntil = now + template.cooldownMs;
     this.logger.warn({ template: row.templateName, failures: template.failures, pauseMs: template.cooldownMs },
       "circuit breaker open: pausing this template's sends");
