@@ -138,31 +138,32 @@ describe("failed hosts in the default messages", () => {
 describe("workflow approvals through the delivery service", () => {
   // The rows SQL creates for approvals (migrations of the approvals protocol) are written here as
   // notifier.create_notifications writes them: a `started` row whose snapshot is the approval.
-  it("sends a waiting approval's started row with AWX's running message", async () => {
+  it("notifies a workflow approval through the triggers: waiting for review, then timed out, with AWX's messages, in order", async () => {
     const hook = await HttpReceiver.start();
     const { rows: [template] } = await db.query(
       "insert into notifier.notification_templates (name, notification_type, notification_configuration) values ('e2e approvals', 'webhook', $1) returning id",
       [JSON.stringify({ url: `${hook.url}/approvals` })],
     );
-    const { rows: [job] } = await db.query("insert into notifier.jobs (name, status) values ('Deploy to prod?', 'new') returning id, created_at");
-    const snapshot = {
-      id: Number(job.id), kind: "workflow_approval", name: "Deploy to prod?", job_template_id: null, organization_id: null, status: "running",
-      wrapup_dispatched: false, host_status_counts: null, extra: { workflow_job_id: 900 }, created_at: job.created_at, started_at: job.created_at,
-      finished_at: null, wrapup_expired_at: null, timed_out: false,
-    };
-    await db.query(
-      "insert into notifier.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot) values ($1, $2, 'started', 'webhook', $3)",
-      [job.id, template.id, JSON.stringify(snapshot)],
-    );
+    await db.query("insert into notifier.subscriptions (notification_template_id, trigger) values ($1, 'approval')", [template.id]);
     const service = await ServiceProcess.start({ databaseUrl, env: { NOTIFIER_URL_BASE: URL_BASE } });
-    const [request] = await hook.waitForRequests(1);
+    // As AWX's approval: running while it waits, then failed with timed_out when nobody decided.
+    const { rows: [job] } = await db.query(
+      `insert into notifier.jobs (kind, name, status, extra) values ('workflow_approval', 'Deploy to prod?', 'running', '{"workflow_job_id": 900}')
+       returning id`);
+    const [waiting] = await hook.waitForRequests(1);
+    await db.query("update notifier.jobs set status = 'failed', timed_out = true where id = $1", [job.id]);
+    const [, decided] = await hook.waitForRequests(2);
     await waitUntilSettled(db, 60_000);
-    const { rows: [row] } = await db.query("select status, subject from notifier.notifications where job_id = $1", [job.id]);
-    expect(row).toEqual({
-      status: "successful",
-      subject: `The approval node 'Deploy to prod?' needs review. This node can be viewed at: ${URL_BASE}/jobs/workflow_job/900`,
-    });
-    expect(JSON.parse(request!.body)).toMatchObject({ kind: "workflow_approval", status: "running", timed_out: false });
+    const { rows } = await db.query(
+      "select trigger, status, subject from notifier.notifications where job_id = $1 order by id", [job.id]);
+    expect(rows).toEqual([
+      { trigger: "started", status: "successful",
+        subject: `The approval node 'Deploy to prod?' needs review. This node can be viewed at: ${URL_BASE}/jobs/workflow_job/900` },
+      { trigger: "approval", status: "successful",
+        subject: `The approval node 'Deploy to prod?' has timed out. ${URL_BASE}/jobs/workflow_job/900` },
+    ]);
+    expect(JSON.parse(waiting!.body)).toMatchObject({ kind: "workflow_approval", status: "running", timed_out: false });
+    expect(JSON.parse(decided!.body)).toMatchObject({ kind: "workflow_approval", status: "failed", timed_out: true });
     service.kill();
     await service.waitForExit();
   });
