@@ -170,17 +170,21 @@ describe("templates remove", () => {
 describe("health", () => {
   test("notifier.health() reads indexes, not the outbox: pending bounded, oldest due, oldest awaiting wrapup", async () => {
     const template = await addTemplate(db, "health-bulk", []);
-    // 20,000 finished rows of as many jobs (written directly: the protocol is not under test here).
+    // 20,000 finished rows of as many jobs, and their fired bookkeeping (written directly: the
+    // protocol is not under test here).
     await db.query(`
       with jobs as (
         insert into notifier.jobs (status, name) select 'new', 'bulk ' || i from generate_series(1, 20000) i returning id
+      ), rows as (
+        insert into notifier.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot, status)
+        select id, $1, 'success', 'webhook', '{}', 'successful' from jobs
       )
-      insert into notifier.notifications (job_id, notification_template_id, trigger, notification_type, job_snapshot, status)
-      select id, $1, 'success', 'webhook', '{}', 'successful' from jobs`, [template]);
+      insert into notifier.job_conditions (attachment, job_id, wrapup_required, final_status_at, final_condition_at, final_trigger)
+      select 'notifier.jobs', id, true, now(), now(), 'success' from jobs`, [template]);
     await addTemplate(db, "health-live", [{ trigger: "started", job_template_id: 9001 }]);
     const waiting = await insertJob(db, { status: "running", wrapup_dispatched: true, job_template_id: 9001 }); // a pending started row
     await setStatus(db, waiting, "failed"); // final, its wrapup not processed yet
-    await db.query("analyze notifier.notifications; analyze notifier.jobs");
+    await db.query("analyze notifier.notifications; analyze notifier.job_conditions");
 
     const health = await readHealth(pool);
     expect(health.pending).toBe(await countOf("notifier.notifications", "status = 'pending'"));
@@ -196,9 +200,9 @@ describe("health", () => {
       set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
       set auto_explain.log_level = notice; set client_min_messages = notice`);
     await explainer.query("select * from notifier.health()");
-    const nested = plans.filter((plan) => plan.includes("notifier.notifications") || plan.includes("notifier.jobs")).join("\n");
+    const nested = plans.filter((plan) => plan.includes("notifier.notifications") || plan.includes("notifier.job_conditions")).join("\n");
     expect(nested).toMatch(/Index (Only )?Scan using notifications_due_idx on notifications/);
-    expect(nested).toMatch(/Index (Only )?Scan using jobs_awaiting_wrapup_idx on jobs/);
-    expect(nested).not.toMatch(/Seq Scan on (notifications|jobs)/);
+    expect(nested).toMatch(/Index (Only )?Scan using job_conditions_awaiting_wrapup_idx on job_conditions/);
+    expect(nested).not.toMatch(/Seq Scan on (notifications|job_conditions)/);
   });
 });

@@ -1,5 +1,5 @@
---! Previous: sha1:649e8d2899fe1d456c4c6a8bea253a66a4d175f4
---! Hash: sha1:c53a0afab8108883320038db4ca9c88174f3ad16
+--! Previous: sha1:f4231092612d4db6b900ede586855e6451e73e3a
+--! Hash: sha1:276a791db068e9be62d0441364a2ea6538c65415
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

@@ -1,5 +1,5 @@
---! Previous: sha1:c53a0afab8108883320038db4ca9c88174f3ad16
---! Hash: sha1:3197b53c56b375b2a510c8979e630535bf991e79
+--! Previous: sha1:276a791db068e9be62d0441364a2ea6538c65415
+--! Hash: sha1:33cca622ae8cbf32cf037cce43f580ada4ba4f67
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:3197b53c56b375b2a510c8979e630535bf991e79
---! Hash: sha1:5222e7ce63556231ad4be652d7509619a66230de
+--! Previous: sha1:33cca622ae8cbf32cf037cce43f580ada4ba4f67
+--! Hash: sha1:9826bcb5490e95e28f5227690296746eb3817ade
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

@@ -1,5 +1,5 @@
---! Previous: sha1:5222e7ce63556231ad4be652d7509619a66230de
---! Hash: sha1:da694d65e17e0ae93f14fba04c79bcac154b0af8
+--! Previous: sha1:9826bcb5490e95e28f5227690296746eb3817ade
+--! Hash: sha1:dc226d0150bec6f1407afc1014d19562e5694f45
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

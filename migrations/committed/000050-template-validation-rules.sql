@@ -1,5 +1,5 @@
---! Previous: sha1:da694d65e17e0ae93f14fba04c79bcac154b0af8
---! Hash: sha1:12b6ddc248783611986a00211ed289005f4495c1
+--! Previous: sha1:dc226d0150bec6f1407afc1014d19562e5694f45
+--! Hash: sha1:3348b6766528d0e225b75626ea0dd0ec53d1895b
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

@@ -1,5 +1,5 @@
---! Previous: sha1:330276ac502d06d8a8cc6e2bd8f7c17abc29183d
---! Hash: sha1:9c8e0dd4635dab25454089e63afbdbc09fc1f2a6
+--! Previous: sha1:c690ee7d839a72645801bd039cd3c97140222bbb
+--! Hash: sha1:3009260c801ae05617815d4262d1cbcdf58435e3
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:9c8e0dd4635dab25454089e63afbdbc09fc1f2a6
---! Hash: sha1:8605abf3e9cd0cebd81d3b5488cf6ac486e21794
+--! Previous: sha1:3009260c801ae05617815d4262d1cbcdf58435e3
+--! Hash: sha1:413835c891f0fdbc8f930f6c32de8d58962921ea
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
