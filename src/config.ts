@@ -78,7 +78,7 @@ export interface ServiceSettings {
   sweepIntervalSeconds: number;
   /** Seconds between checks of the attachments' health; /healthz is 503 while one is broken. */
   attachmentCheckSeconds: number;
-  /** Seconds successful notification rows, old job events and removed templates are kept. */
+  /** Seconds successful notification rows, old job events, removed templates and fired jobs' bookkeeping are kept. */
   retentionSeconds: number;
   /** Seconds failed notification rows are kept. */
   failedRetentionSeconds: number;

@@ -1,5 +1,5 @@
---! Previous: sha1:f4231092612d4db6b900ede586855e6451e73e3a
---! Hash: sha1:276a791db068e9be62d0441364a2ea6538c65415
+--! Previous: sha1:4979d8324101e379e4c7eb8a8312a9cb8c7ae248
+--! Hash: sha1:2fe343aa8d5cc30115d74e5b209627eb4f3c72ba
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

@@ -1,5 +1,5 @@
---! Previous: sha1:276a791db068e9be62d0441364a2ea6538c65415
---! Hash: sha1:33cca622ae8cbf32cf037cce43f580ada4ba4f67
+--! Previous: sha1:2fe343aa8d5cc30115d74e5b209627eb4f3c72ba
+--! Hash: sha1:e0d58a943e3cdd27091c44884753bccf247c4349
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:33cca622ae8cbf32cf037cce43f580ada4ba4f67
---! Hash: sha1:9826bcb5490e95e28f5227690296746eb3817ade
+--! Previous: sha1:e0d58a943e3cdd27091c44884753bccf247c4349
+--! Hash: sha1:ac217b6ee734f299208a541f0245d1edb4693d02
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

@@ -1,5 +1,5 @@
---! Previous: sha1:9826bcb5490e95e28f5227690296746eb3817ade
---! Hash: sha1:dc226d0150bec6f1407afc1014d19562e5694f45
+--! Previous: sha1:ac217b6ee734f299208a541f0245d1edb4693d02
+--! Hash: sha1:5cd12076feda28f5c08f79c45ad62bfc123c8eb6
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

@@ -1,5 +1,5 @@
---! Previous: sha1:dc226d0150bec6f1407afc1014d19562e5694f45
---! Hash: sha1:3348b6766528d0e225b75626ea0dd0ec53d1895b
+--! Previous: sha1:5cd12076feda28f5c08f79c45ad62bfc123c8eb6
+--! Hash: sha1:4508c02c08f608093c93ea1076ae75d741dbdcbb
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

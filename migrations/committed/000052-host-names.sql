@@ -1,5 +1,5 @@
---! Previous: sha1:c690ee7d839a72645801bd039cd3c97140222bbb
---! Hash: sha1:3009260c801ae05617815d4262d1cbcdf58435e3
+--! Previous: sha1:dcd37a51284e4e1c3ab462d1e69fd1a66e94db08
+--! Hash: sha1:ad8b52e1547f69710e47b447fa313dcbbd43bdef
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:3009260c801ae05617815d4262d1cbcdf58435e3
---! Hash: sha1:413835c891f0fdbc8f930f6c32de8d58962921ea
+--! Previous: sha1:ad8b52e1547f69710e47b447fa313dcbbd43bdef
+--! Hash: sha1:597a89676cce1f048989c7d2c352f789e96473b6
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
