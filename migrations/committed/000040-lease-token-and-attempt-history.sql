@@ -1,5 +1,5 @@
---! Previous: sha1:4979d8324101e379e4c7eb8a8312a9cb8c7ae248
---! Hash: sha1:2fe343aa8d5cc30115d74e5b209627eb4f3c72ba
+--! Previous: sha1:1b319fca56ba8301d1c5c9d5284827bca46c8cb0
+--! Hash: sha1:d8551153ec0dbcff447e940fd47831d2bb4a97f1
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

@@ -1,5 +1,5 @@
---! Previous: sha1:2fe343aa8d5cc30115d74e5b209627eb4f3c72ba
---! Hash: sha1:e0d58a943e3cdd27091c44884753bccf247c4349
+--! Previous: sha1:d8551153ec0dbcff447e940fd47831d2bb4a97f1
+--! Hash: sha1:39c4876904ed7e200b5dd3c4cc4dccf85401a276
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

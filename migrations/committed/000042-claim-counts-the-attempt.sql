@@ -1,5 +1,5 @@
---! Previous: sha1:e0d58a943e3cdd27091c44884753bccf247c4349
---! Hash: sha1:ac217b6ee734f299208a541f0245d1edb4693d02
+--! Previous: sha1:39c4876904ed7e200b5dd3c4cc4dccf85401a276
+--! Hash: sha1:aee25851daf94f596e0f2c4ab34692c86ae5814b
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

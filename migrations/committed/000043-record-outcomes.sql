@@ -1,5 +1,5 @@
---! Previous: sha1:ac217b6ee734f299208a541f0245d1edb4693d02
---! Hash: sha1:5cd12076feda28f5c08f79c45ad62bfc123c8eb6
+--! Previous: sha1:aee25851daf94f596e0f2c4ab34692c86ae5814b
+--! Hash: sha1:dd9a3fc10c3c1fbdcf3d7aa85c8c732f97edaf8c
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

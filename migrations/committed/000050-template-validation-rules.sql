@@ -1,5 +1,5 @@
---! Previous: sha1:5cd12076feda28f5c08f79c45ad62bfc123c8eb6
---! Hash: sha1:4508c02c08f608093c93ea1076ae75d741dbdcbb
+--! Previous: sha1:dd9a3fc10c3c1fbdcf3d7aa85c8c732f97edaf8c
+--! Hash: sha1:78ce31b27352c94f5eada452690ada96d087b465
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

@@ -1,5 +1,5 @@
---! Previous: sha1:dcd37a51284e4e1c3ab462d1e69fd1a66e94db08
---! Hash: sha1:ad8b52e1547f69710e47b447fa313dcbbd43bdef
+--! Previous: sha1:695f38ecfb8424eee1b074885148b3a5683b57ba
+--! Hash: sha1:48f59fbff13f10ead24713c1417a0be6c970be72
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:ad8b52e1547f69710e47b447fa313dcbbd43bdef
---! Hash: sha1:597a89676cce1f048989c7d2c352f789e96473b6
+--! Previous: sha1:48f59fbff13f10ead24713c1417a0be6c970be72
+--! Hash: sha1:24ba60dc356a06266f1445ed673ee9467c5badfe
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
