@@ -10,6 +10,11 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_CONCURRENCY = 16;
 /** How often the service claims without a NOTIFY, so a lost wake-up delays a row at most this long. */
 export const DEFAULT_POLL_INTERVAL_SECONDS = 2;
+/**
+ * CONTRACT §5.4's NOTIFIER_WRAPUP_GRACE default: migration 30's default of
+ * notifier.settings.wrapup_grace, which stands while no service is started with the setting.
+ */
+export const DEFAULT_WRAPUP_GRACE_SECONDS = 300;
 /** How often notifier.expire_wrapups() runs. */
 export const DEFAULT_SWEEP_INTERVAL_SECONDS = 5;
 /** How often the service checks the attachments' health (notifier.attachments()). */
@@ -74,11 +79,17 @@ export interface ServiceSettings {
   maxAgeSeconds: number;
   /** Sends in flight at once for one template; null: all but an eighth of `concurrency` (at least one slot left to others). */
   templateConcurrency: number | null;
+  /**
+   * NOTIFIER_WRAPUP_GRACE: seconds after a job's final status before its missing wrapup is given
+   * up on. One value for the database (notifier.settings.wrapup_grace): when set, the service
+   * writes it there at start; null (unset) leaves the database's value.
+   */
+  wrapupGraceSeconds: number | null;
   pollIntervalSeconds: number;
   sweepIntervalSeconds: number;
   /** Seconds between checks of the attachments' health; /healthz is 503 while one is broken. */
   attachmentCheckSeconds: number;
-  /** Seconds successful notification rows, old job events and removed templates are kept. */
+  /** Seconds successful notification rows, old job events, removed templates and fired jobs' bookkeeping are kept. */
   retentionSeconds: number;
   /** Seconds failed notification rows are kept. */
   failedRetentionSeconds: number;
@@ -108,6 +119,7 @@ export const DEFAULT_SERVICE_SETTINGS: ServiceSettings = {
   maxAttempts: DEFAULT_MAX_ATTEMPTS,
   maxAgeSeconds: DEFAULT_MAX_AGE_SECONDS,
   templateConcurrency: null,
+  wrapupGraceSeconds: null,
   pollIntervalSeconds: DEFAULT_POLL_INTERVAL_SECONDS,
   sweepIntervalSeconds: DEFAULT_SWEEP_INTERVAL_SECONDS,
   attachmentCheckSeconds: DEFAULT_ATTACHMENT_CHECK_SECONDS,
@@ -174,6 +186,9 @@ export const SERVICE_SETTINGS: readonly Setting[] = [
     description: `seconds after which a row still pending fails as expired, 0 never (default ${DEFAULT_MAX_AGE_SECONDS})` },
   { key: "templateConcurrency", env: "NOTIFIER_TEMPLATE_CONCURRENCY", flag: "--template-concurrency", schema: wholeNumberUpTo(MAX_CONCURRENCY),
     description: "sends in flight at once for one template, so a slow receiver holds only its share (default: all but an eighth of --concurrency)" },
+  { key: "wrapupGraceSeconds", env: "NOTIFIER_WRAPUP_GRACE", flag: "--wrapup-grace", schema: decimal,
+    description: "seconds to wait for a lost wrapup event before notifying without host counts; sets notifier.settings.wrapup_grace, "
+      + `the one value of the database, at start (default: the database's, initially ${DEFAULT_WRAPUP_GRACE_SECONDS})` },
   { key: "pollIntervalSeconds", env: "NOTIFIER_POLL_INTERVAL", flag: "--poll-interval", schema: intervalSeconds,
     description: `seconds between claims when no NOTIFY arrives (default ${DEFAULT_POLL_INTERVAL_SECONDS})` },
   { key: "sweepIntervalSeconds", env: "NOTIFIER_SWEEP_INTERVAL", flag: "--sweep-interval", schema: intervalSeconds,

@@ -14,22 +14,30 @@ import { lockHolders, oldestSnapshotHolder } from "./lockHolders.js";
 /** The repository (or installed package) root, where `.gmrc` and `migrations/` live. */
 export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/** `.gmrc` as written. */
+async function readGmrc(): Promise<Settings> {
+  return JSON5.parse(await readFile(path.join(PACKAGE_ROOT, ".gmrc"), "utf8")) as Settings;
+}
+
 /** Reads `.gmrc` and anchors its folders to the package, so the CLI works from any directory. */
 async function loadSettings(connectionString: string): Promise<Settings> {
-  const settings = JSON5.parse(await readFile(path.join(PACKAGE_ROOT, ".gmrc"), "utf8")) as Settings;
+  const settings = await readGmrc();
   return {
     ...settings,
     placeholders: withRoleDefaults(settings.placeholders),
     // graphile-migrate takes a string only: the TLS settings every other connection gets, as parameters.
     connectionString: await driverConnectionString(connectionString, APPLICATION_NAMES.migrate),
-    migrationsFolder: path.resolve(PACKAGE_ROOT, settings.migrationsFolder ?? "migrations"),
+    migrationsFolder: await migrationsFolder(settings),
     logger: quietLogger,
   };
 }
 
-/** The committed migrations folder, as `.gmrc` names it. */
-export async function migrationsFolder(): Promise<string> {
-  return (await loadSettings("postgres://unused/unused")).migrationsFolder!;
+/**
+ * The migrations folder `.gmrc` names, anchored to the package. Reads no connection string: the
+ * TLS of one is settled by connecting (sslmode prefer), which a folder name must not need.
+ */
+export async function migrationsFolder(settings?: Settings): Promise<string> {
+  return path.resolve(PACKAGE_ROOT, (settings ?? await readGmrc()).migrationsFolder ?? "migrations");
 }
 
 /**

@@ -55,7 +55,8 @@ export async function uninstall(connectionString: string, options: UninstallOpti
            join pg_catalog.pg_class c on c.oid = t.tgrelid
           where p.pronamespace = 'notifier'::regnamespace
             and c.relnamespace <> 'notifier'::regnamespace
-            and not t.tgisinternal`,
+            and not t.tgisinternal
+            and t.tgparentid = 0  -- a partition's clone goes with its partitioned table's trigger`,
       );
       for (const { statement } of triggers.rows) await client.query(statement);
       await client.query("drop schema notifier cascade");

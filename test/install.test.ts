@@ -4,6 +4,7 @@ import { describe, expect, inject, test } from "vitest";
 import { urlForDatabase } from "../src/databaseUrl.js";
 import { runMigrations } from "../src/migrate.js";
 import { connect, createEmptyDatabase, createTestDatabase } from "./helpers/database.js";
+import { awxSetStatus, createAwxJob, createAwxSchema } from "./helpers/awx.js";
 import { addTemplate, insertJob, saveStatsEvent, setStatus } from "./helpers/jobs.js";
 import { runCli } from "./helpers/service.js";
 
@@ -48,8 +49,12 @@ describe("uninstall", () => {
   test("install, use, uninstall: the catalog is as before the first migrate; migrate installs everything again", async () => {
     const url = await createEmptyDatabase();
     const db = await connect(url);
-    // The host's own table, from before the product.
-    await db.query("create table public.host_jobs (id bigint primary key, status text not null)");
+    // The host's own tables, from before the product: its jobs and their events (partitioned, one
+    // partition), and AWX's.
+    await db.query(`create table public.host_jobs (id bigint primary key, status text not null);
+      create table public.host_job_events (job_id bigint not null, event text not null, created timestamptz not null) partition by range (created);
+      create table public.host_job_events_all partition of public.host_job_events for values from ('2000-01-01') to ('2100-01-01')`);
+    await createAwxSchema(db);
     const before = await catalogSnapshot(db);
 
     expect(await runMigrations(url)).toBe("applied");
@@ -59,28 +64,41 @@ describe("uninstall", () => {
     await setStatus(db, job, "successful");
     await saveStatsEvent(db, job);
     expect((await cli(url, ["templates", "remove", "old"])).code).toBe(0);
-    // An attachment: a trigger on the host's table whose function is the product's.
-    await db.query(`create trigger notifier_500_attached after update on public.host_jobs
-                    for each row when (false) execute function notifier.tg_jobs__create_notifications()`);
-    await db.query("insert into public.host_jobs values (1, 'running')");
+    // Attachments: triggers on the host's tables whose functions are the product's (the events
+    // trigger on the partitioned parent, cloned on its partition).
+    expect((await cli(url, ["attach", "awx"])).code).toBe(0);
+    await db.query(`select notifier.attach_table('public.host_jobs', 'id', 'status', null,
+                      wrapup_events => 'public.host_job_events', event_job_column => 'job_id', event_name_column => 'event')`);
+    // (One job id space per database: ids apart from notifier.jobs' and each other's.)
+    await db.query("insert into public.host_jobs values (1001, 'running')");
+    await db.query("select setval(pg_get_serial_sequence('main_unifiedjob', 'id'), 2000)");
+    const awxJob = await createAwxJob(db);
+    await awxSetStatus(db, awxJob, "running");
+    const attachedTriggers = async () =>
+      (await db.query({ rowMode: "array", text: "select tgname from pg_trigger where tgname like 'notifier\\_%' order by 1" })).rows.flat();
+    expect(new Set(await attachedTriggers())).toEqual(new Set([
+      "notifier_100_job_insert", "notifier_100_job_update", "notifier_100_wrapup_event", "notifier_100_approval_timed_out",
+    ]));
 
     const refused = await cli(url, ["uninstall"]);
     expect(refused).toEqual({
       code: 1, stdout: "",
-      stderr: "pg-job-notifier: 4 notification rows are pending; nothing was removed (wait for them, or uninstall --force to drop them unsent)\n",
+      stderr: "pg-job-notifier: 6 notification rows are pending; nothing was removed (wait for them, or uninstall --force to drop them unsent)\n",
     });
-    expect((await db.query("select count(*)::int as n from notifier.notifications")).rows[0].n).toBe(4);
+    expect((await db.query("select count(*)::int as n from notifier.notifications")).rows[0].n).toBe(6);
 
     const removed = await cli(url, ["uninstall", "--force"]);
     expect(removed.code).toBe(0);
     expect(removed.stderr).toBe("");
     expect(removed.stdout).toMatch(new RegExp([
-      "^dropped schema notifier and 1 trigger on host tables",
+      "^dropped schema notifier and 6 triggers on host tables",
       "deleted \\d+ rows of graphile_migrate.migrations",
       "dropped schema graphile_migrate \\(nothing else was in it\\)",
       "uninstalled\n$"].join("\n")));
     expect(await catalogSnapshot(db)).toEqual(before);
-    expect((await db.query("select * from public.host_jobs")).rows).toEqual([{ id: "1", status: "running" }]);
+    expect(await attachedTriggers()).toEqual([]);
+    expect((await db.query("select * from public.host_jobs")).rows).toEqual([{ id: "1001", status: "running" }]);
+    await awxSetStatus(db, awxJob, "successful"); // the host's writes go on
 
     expect(await runMigrations(url)).toBe("applied");
     await addTemplate(db, "again");
@@ -120,17 +138,23 @@ describe("uninstall", () => {
 
   test("--drop-roles drops the group roles too (roles of this test's own names)", async () => {
     const suffix = randomBytes(4).toString("hex");
-    const roles = { NOTIFIER_HOST_ROLE: `prod_t_host_${suffix}`, NOTIFIER_SERVICE_ROLE: `prod_t_service_${suffix}`, NOTIFIER_READONLY_ROLE: `prod_t_readonly_${suffix}` };
+    // All four of its own: --drop-roles must never reach the cluster's shared roles.
+    const roles = {
+      NOTIFIER_HOST_ROLE: `prod_t_host_${suffix}`, NOTIFIER_SERVICE_ROLE: `prod_t_service_${suffix}`,
+      NOTIFIER_READONLY_ROLE: `prod_t_readonly_${suffix}`, NOTIFIER_OWNER_ROLE: `prod_t_owner_${suffix}`,
+    };
     const url = await createEmptyDatabase();
     const db = await connect(url);
     const installed = await cli(url, ["migrate"], roles);
     expect(installed).toEqual({ code: 0, stdout: "migrations applied\n", stderr: "" });
     const roleCount = async () =>
       (await db.query("select count(*)::int as n from pg_roles where rolname = any($1)", [Object.values(roles)])).rows[0].n;
-    expect(await roleCount()).toBe(3);
+    expect(await roleCount()).toBe(4);
     const removed = await cli(url, ["uninstall", "--drop-roles"], roles);
     expect(removed.code).toBe(0);
     expect(removed.stdout).toContain(`dropped role ${roles.NOTIFIER_SERVICE_ROLE}\n`);
+    expect(removed.stdout).toContain(`dropped role ${roles.NOTIFIER_OWNER_ROLE}\n`);
+    expect(removed.stdout).not.toContain("notifier_owner");
     expect(await roleCount()).toBe(0);
   });
 });

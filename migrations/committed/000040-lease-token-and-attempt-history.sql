@@ -1,5 +1,5 @@
---! Previous: sha1:4ad77b7e9513c2daee0c43645ed42edc2376c0e2
---! Hash: sha1:c91ea26771bccb03242b833a3faef4d07fa1a1c7
+--! Previous: sha1:8418b80007d722ad16c63316276f7cab782a5504
+--! Hash: sha1:dcefbc834af0439c679022acf9938657b78e9bda
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

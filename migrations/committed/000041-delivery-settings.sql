@@ -1,5 +1,5 @@
---! Previous: sha1:c91ea26771bccb03242b833a3faef4d07fa1a1c7
---! Hash: sha1:088eff54979769cdfff531962c5751ea92f088ac
+--! Previous: sha1:dcefbc834af0439c679022acf9938657b78e9bda
+--! Hash: sha1:5fa35794e098e68a9f66a60081e1ab86e8a37aad
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:088eff54979769cdfff531962c5751ea92f088ac
---! Hash: sha1:fd39eadd44126f06e918ab95de7dcbca9378eb77
+--! Previous: sha1:5fa35794e098e68a9f66a60081e1ab86e8a37aad
+--! Hash: sha1:bfe7faeb1253ef0d480b363a8d1586db3cfa1f51
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

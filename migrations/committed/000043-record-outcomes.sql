@@ -1,5 +1,5 @@
---! Previous: sha1:fd39eadd44126f06e918ab95de7dcbca9378eb77
---! Hash: sha1:ebf02c2c8dc1a6e3b3ea43e55a1da4d51550d58a
+--! Previous: sha1:bfe7faeb1253ef0d480b363a8d1586db3cfa1f51
+--! Hash: sha1:97170868c06b3767fad3b847ad19bbf1e0249e27
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

@@ -1,5 +1,5 @@
---! Previous: sha1:ebf02c2c8dc1a6e3b3ea43e55a1da4d51550d58a
---! Hash: sha1:5599e5a1d4f0853064d6d3f17f049c70013c9257
+--! Previous: sha1:97170868c06b3767fad3b847ad19bbf1e0249e27
+--! Hash: sha1:36628b6a427d610da7281fa712f7bcc632b65835
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

@@ -1,5 +1,5 @@
---! Previous: sha1:0d2d7e7bfcc13bc7a02d18555c8dc4bf0c9efd86
---! Hash: sha1:b9478fdb9af27df8c6688add951c46598082720d
+--! Previous: sha1:dc997a15502418e1454ec1cbe9bc3a2f2dd87692
+--! Hash: sha1:7de5d2c7bb20f894624e22d7c1401732a6287b98
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:b9478fdb9af27df8c6688add951c46598082720d
---! Hash: sha1:6761c0c0bbc09aaae0a4f0f19d2bdd77804760e7
+--! Previous: sha1:7de5d2c7bb20f894624e22d7c1401732a6287b98
+--! Hash: sha1:41720517fe31e116fe1e67a0b4cb49154f408c32
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and

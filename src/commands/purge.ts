@@ -8,7 +8,7 @@ import { withDatabase } from "./common.js";
 export function registerPurgeCommand(program: Command): void {
   const command = program
     .command("purge")
-    .description("delete finished notification rows, old job events and removed templates past their retention, in bounded batches")
+    .description("delete finished notification rows, old job events, removed templates and the bookkeeping of finished jobs past their retention, in bounded batches")
     .option("--older-than <duration>", "delete finished rows (successful and failed) older than this, e.g. 7d, instead of the retentions")
     .addOption(databaseUrlOption())
     .addHelpText(
@@ -32,6 +32,6 @@ Examples:
       failedRetentionSeconds: olderThan ?? settings.failedRetentionSeconds,
     };
     const deleted = await withDatabase(options.databaseUrl, (db) => purgeAll(db, retention));
-    process.stdout.write(`purged ${deleted.notifications} notification rows, ${deleted.job_events} job events, ${deleted.templates} removed templates\n`);
+    process.stdout.write(`purged ${deleted.notifications} notification rows, ${deleted.job_events} job events, ${deleted.templates} removed templates, ${deleted.job_conditions} job bookkeeping rows\n`);
   });
 }

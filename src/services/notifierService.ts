@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { createMetrics, type ServiceMetrics } from "../metrics.js";
 import { readHealth } from "../sql/readHealth.js";
 import { isDeliveryPaused } from "../sql/setDeliveryPaused.js";
+import { setWrapupGrace } from "../sql/setWrapupGrace.js";
 import { closeHttpPools } from "../types/http.js";
 import { requiredToken } from "../web/access.js";
 import { createWebView } from "../web/webView.js";
@@ -47,15 +48,19 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   // Refuse a non-loopback address without a token before connecting anything.
   const accessToken = config.http ? requiredToken(config.http.host, config.httpToken ?? undefined) : null;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  if (process.env.NOTIFIER_WRAPUP_GRACE !== undefined) {
-    // Read by no process since migration 33: one grace for the whole database.
-    logger.warn("NOTIFIER_WRAPUP_GRACE is no longer read: the grace is notifier.settings.wrapup_grace "
-      + "(update notifier.settings set wrapup_grace = '300 seconds')");
-  }
   const worker = `${os.hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const db = await createDatabasePool(config.databaseUrl).catch((error: Error) => {
     throw new OperationError(`cannot connect to DATABASE_URL: ${error.message}`);
   });
+  if (config.wrapupGraceSeconds !== null) {
+    // One grace for the whole database (every sweep reads it): the setting replaces it there.
+    const grace = await setWrapupGrace(db, config.wrapupGraceSeconds).catch(async (error: Error) => {
+      await db.end();
+      throw new OperationError(`cannot set notifier.settings.wrapup_grace from NOTIFIER_WRAPUP_GRACE: ${error.message}`);
+    });
+    logger.info({ previousSeconds: grace.previousSeconds, seconds: grace.seconds },
+      "wrapup grace of the database set from NOTIFIER_WRAPUP_GRACE (notifier.settings.wrapup_grace)");
+  }
   const metrics = createMetrics(() => readHealth(db), () => isDeliveryPaused(db));
   const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());

@@ -18,7 +18,7 @@ export interface PurgerConfig extends Retention {
  * transactions): they are left for the next purge, never waited for.
  */
 export async function purgeAll(db: DatabasePool, retention: Retention, batch = DEFAULT_PURGE_BATCH): Promise<PurgeCounts> {
-  const totals: PurgeCounts = { notifications: 0, job_events: 0, templates: 0 };
+  const totals: PurgeCounts = { notifications: 0, job_events: 0, templates: 0, job_conditions: 0 };
   for (;;) {
     const counts = await purgeBatch(db, retention, batch);
     let deleted = 0;

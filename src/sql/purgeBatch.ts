@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { sql, type CommonQueryMethods } from "../db.js";
 
-export const PurgeCounts = z.object({ notifications: z.number(), job_events: z.number(), templates: z.number() }).catchall(z.number());
+export const PurgeCounts = z.object({ notifications: z.number(), job_events: z.number(), templates: z.number(), job_conditions: z.number() }).catchall(z.number());
 export type PurgeCounts = z.infer<typeof PurgeCounts>;
 
 export interface Retention {
-  /** Seconds successful rows, old job events and removed templates are kept. */
+  /** Seconds successful rows, old job events, removed templates and fired jobs' bookkeeping are kept. */
   retentionSeconds: number;
   /** Seconds failed rows are kept. */
   failedRetentionSeconds: number;

@@ -1,0 +1,14 @@
+--! Previous: sha1:ebf912b3bdfa76cc969c928109aa984698619125
+--! Hash: sha1:8418b80007d722ad16c63316276f7cab782a5504
+--! Message: the service role may set notifier.settings.wrapup_grace
+
+-- CONTRACT §5.4 names NOTIFIER_WRAPUP_GRACE (default 300 s); migration 000030 made the grace one
+-- value for the database (notifier.settings.wrapup_grace) so that two services cannot disagree
+-- about when a wrapup is lost. Both hold: a service started with NOTIFIER_WRAPUP_GRACE (or
+-- --wrapup-grace) writes it into notifier.settings.wrapup_grace at start, logging the old and the
+-- new value; started without it, the database's value stands. The service role gets UPDATE on
+-- that one column (the column's CHECK of 000030 still bounds it), nothing else of the table.
+--
+-- Locks: GRANT changes only the catalog entry of notifier.settings (no host table).
+
+grant update (wrapup_grace) on notifier.settings to ":NOTIFIER_SERVICE_ROLE";
