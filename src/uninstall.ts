@@ -18,7 +18,8 @@ export interface UninstallOptions {
 /**
  * Removes everything `migrate` (and `attach`) created, in one transaction that waits at most the
  * lock timeout for any lock: every trigger on a table outside schema notifier whose function lives
- * in it, schema notifier with all its objects, our rows of graphile-migrate's ledger, and the
+ * in it, the privileges attach gave the owner role on host tables and schemas, schema notifier
+ * with all its objects, our rows of graphile-migrate's ledger, and the
  * graphile_migrate schema when nothing is left in it. Refuses (nothing changed) while rows are
  * pending unless `force`, and when objects of the host depend on the product's (a view on
  * notifier.jobs…), naming them. Roles are kept unless `dropRoles`.
@@ -59,6 +60,20 @@ export async function uninstall(connectionString: string, options: UninstallOpti
             and t.tgparentid = 0  -- a partition's clone goes with its partitioned table's trigger`,
       );
       for (const { statement } of triggers.rows) await client.query(statement);
+      // attach granted the owner role what its generated functions read on host tables (and the
+      // schemas they are in): taken back, so the host's privileges are as before.
+      const grants = await client.query<{ statement: string }>(
+        `select format('revoke all on %s from %I', c.oid::regclass, notifier.owner_role()) as statement
+           from pg_catalog.pg_class c
+          where c.relnamespace <> 'notifier'::regnamespace
+            and exists (select 1 from pg_catalog.aclexplode(c.relacl) a where a.grantee = to_regrole(notifier.owner_role()))
+         union all
+         select format('revoke all on schema %I from %I', n.nspname, notifier.owner_role())
+           from pg_catalog.pg_namespace n
+          where n.nspname <> 'notifier'
+            and exists (select 1 from pg_catalog.aclexplode(n.nspacl) a where a.grantee = to_regrole(notifier.owner_role()))`,
+      );
+      for (const { statement } of grants.rows) await client.query(statement);
       await client.query("drop schema notifier cascade");
       done.push(`dropped schema notifier${triggers.rowCount ? ` and ${triggers.rowCount} trigger${triggers.rowCount === 1 ? "" : "s"} on host tables` : ""}`);
     }

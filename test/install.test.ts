@@ -16,8 +16,8 @@ import { runCli } from "./helpers/service.js";
 async function catalogSnapshot(db: pg.Client): Promise<Record<string, string[]>> {
   const userSchema = "n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') and n.nspname !~ '^pg_(toast_)?temp_'";
   const queries: Record<string, string> = {
-    schemas: `select format('%s owner=%s acl=%s', n.nspname, n.nspowner::regrole, n.nspacl) from pg_namespace n where ${userSchema}`,
-    relations: `select format('%s.%s %s acl=%s options=%s', n.nspname, c.relname, c.relkind, c.relacl, c.reloptions)
+    schemas: `select format('%s owner=%s acl=%s', n.nspname, n.nspowner::regrole, coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) from pg_namespace n where ${userSchema}`,
+    relations: `select format('%s.%s %s acl=%s options=%s', n.nspname, c.relname, c.relkind, coalesce(c.relacl, acldefault((case when c.relkind = 'S' then 's' else 'r' end)::"char", c.relowner)), c.reloptions)
                   from pg_class c join pg_namespace n on n.oid = c.relnamespace where ${userSchema}`,
     columns: `select format('%s.%s.%s %s', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod))
                 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
