@@ -1,6 +1,7 @@
 import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import { listAttachments, type Attachment } from "../sql/listAttachments.js";
+import { PeriodicService } from "./periodicService.js";
 
 export interface AttachmentWatchConfig {
   /** Seconds between checks (NOTIFIER_ATTACHMENT_CHECK_INTERVAL). */
@@ -13,29 +14,26 @@ export interface AttachmentWatchConfig {
  * silently stops notifications, so the service says so in its log and on /healthz (503) until
  * it is repaired. Checked at start and every interval; logs only changes.
  */
-export class AttachmentWatch {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+export class AttachmentWatch extends PeriodicService {
   private broken: readonly Attachment[] = [];
   private lastReport = "";
 
-  constructor(private readonly db: DatabasePool, private readonly config: AttachmentWatchConfig, private readonly logger: Logger) {}
+  constructor(private readonly db: DatabasePool, config: AttachmentWatchConfig, private readonly logger: Logger) {
+    super(config.intervalSeconds);
+  }
 
   /** No attachment is known to be broken. */
   get healthy(): boolean {
     return this.broken.length === 0;
   }
 
-  async start(): Promise<void> {
-    await this.check();
-    this.timer = setInterval(() => {
-      this.running ??= this.check().finally(() => (this.running = null));
-    }, this.config.intervalSeconds * 1000);
+  /** Checks once before the service starts, then every interval. */
+  override start(): Promise<void> {
+    return super.start({ runFirst: true });
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  protected run(): Promise<void> {
+    return this.check();
   }
 
   private async check(): Promise<void> {

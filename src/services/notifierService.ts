@@ -88,8 +88,8 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
     throw error;
   }
   deliverer.start();
-  sweeper.start();
-  purger.start();
+  await sweeper.start();
+  await purger.start();
   logger.info({ worker, concurrency: config.concurrency, lease: config.leaseSeconds, http: http?.url ?? null }, "delivery service started");
 
   let stopping: Promise<void> | null = null;

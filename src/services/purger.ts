@@ -1,6 +1,7 @@
 import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import { purgeBatch, type PurgeCounts, type Retention } from "../sql/purgeBatch.js";
+import { PeriodicService } from "./periodicService.js";
 
 /** Rows of each kind one notifier.purge() call deletes at most: a short transaction, a few locks. */
 export const DEFAULT_PURGE_BATCH = 1000;
@@ -34,21 +35,13 @@ export async function purgeAll(db: DatabasePool, retention: Retention, batch = D
  * Retention (CONTRACT §9): purges every `intervalSeconds`, the first time one interval after the
  * start. Safe with any number of processes doing the same (each batch skips the others' rows).
  */
-export class Purger {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-
-  constructor(private readonly db: DatabasePool, private readonly config: PurgerConfig, private readonly logger: Logger) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.purge().finally(() => (this.running = null));
-    }, this.config.intervalSeconds * 1000);
+export class Purger extends PeriodicService {
+  constructor(private readonly db: DatabasePool, private readonly config: PurgerConfig, private readonly logger: Logger) {
+    super(config.intervalSeconds);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  protected run(): Promise<void> {
+    return this.purge();
   }
 
   private async purge(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { DatabasePool } from "../db.js";
 import type { Logger } from "../logger.js";
 import { expireWrapups } from "../sql/expireWrapups.js";
+import { PeriodicService } from "./periodicService.js";
 
 /** Jobs per batch: each batch is one short transaction of its own. */
 export const DEFAULT_SWEEP_BATCH_SIZE = 500;
@@ -19,23 +20,13 @@ export interface SweeperConfig {
  * comes back short, so a long callback-receiver outage is swept in many short transactions that
  * never wait on a host writer. Safe with any number of processes doing the same.
  */
-export class Sweeper {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopping = false;
-
-  constructor(private readonly db: DatabasePool, private readonly config: SweeperConfig, private readonly logger: Logger) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep().finally(() => (this.running = null));
-    }, this.config.intervalSeconds * 1000);
+export class Sweeper extends PeriodicService {
+  constructor(private readonly db: DatabasePool, private readonly config: SweeperConfig, private readonly logger: Logger) {
+    super(config.intervalSeconds);
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
+  protected run(): Promise<number> {
+    return this.sweep();
   }
 
   /** One run: batches until one comes back short. Returns how many jobs it expired. */
