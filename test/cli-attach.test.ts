@@ -49,6 +49,16 @@ describe("attach / attachments / detach", () => {
     expect(rows.map((row: { trigger: string }) => row.trigger).sort()).toEqual(["started", "success"]);
   });
 
+  it("attach and detach run as the schema's owner: NOTIFIER_MIGRATE_DATABASE_URL over DATABASE_URL, as migrate", async () => {
+    // The service's URL (here one that cannot connect) is not the one that changes the schema.
+    const unreachable = "postgres://nobody@127.0.0.1:1/none";
+    const dry = await runProcess(["attach", "awx", "--dry-run"], { DATABASE_URL: unreachable, NOTIFIER_MIGRATE_DATABASE_URL: url });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("notifier_100_job_update");
+    const refused = await runProcess(["detach", "nothing.attached"], { DATABASE_URL: unreachable, NOTIFIER_MIGRATE_DATABASE_URL: url });
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringMatching(/is not attached/) });
+  });
+
   it("bad input: exit 2, one line naming it, nothing created", async () => {
     await db.query("create table public.builds (id integer primary key, state text, result jsonb)");
     const cases: [string[], RegExp][] = [

@@ -6,6 +6,7 @@ import { attachTable } from "../sql/attachTable.js";
 import { detach } from "../sql/detach.js";
 import { listAttachments } from "../sql/listAttachments.js";
 import { errorCode, formatTable, formatTime, isoTime, printJson, withDatabase } from "./common.js";
+import { migrateDatabaseUrl, migrateUrlOption } from "./install.js";
 
 /** notifier.attach_* validation errors (one line naming the column or option). */
 const INVALID_PARAMETER_VALUE = "22023";
@@ -24,6 +25,7 @@ export function registerAttachCommands(program: Command): void {
       "after",
       `
 The host table gains no column, index or constraint: only row triggers named notifier_*.
+attach and detach run as the schema's owner: NOTIFIER_MIGRATE_DATABASE_URL when set (as migrate).
 Each command sets lock_timeout (5 s): behind a long transaction on the table it fails at once
 and can be run again. docs/attaching.md shows the SQL and the locks.
 
@@ -39,9 +41,9 @@ Examples:
     .description("attach to an AWX 21+ database (main_unifiedjob)")
     .option("--schema <schema>", "the schema of AWX's tables", "public")
     .option("--dry-run", "print the SQL without running it")
-    .addOption(databaseUrlOption())
+    .addOption(migrateUrlOption())
     .action(async (options: { schema: string; dryRun?: boolean; databaseUrl?: string }) => {
-      const ddl = await run(options.databaseUrl, (db) => attachAwx(db, options.schema, options.dryRun));
+      const ddl = await run(migrateDatabaseUrl(options.databaseUrl), (db) => attachAwx(db, options.schema, options.dryRun));
       process.stdout.write(options.dryRun ? ddl : `attached to ${options.schema}.main_unifiedjob as "awx"\n`);
     });
 
@@ -64,11 +66,11 @@ Examples:
     .option("--status-map <json>", 'the host\'s status words in AWX\'s, e.g. {"done": "successful"}')
     .option("--exclude <columns>", "comma-separated columns never put in message snapshots (secrets)")
     .option("--dry-run", "print the SQL without running it")
-    .addOption(databaseUrlOption())
+    .addOption(migrateUrlOption())
     .action(async (table: string, options: TableOptions) => {
       if (!options.wrapup && !options.wrapupEvents) throw new UsageError("attach table needs --wrapup <column> or --wrapup-events <table>");
       const statusMap = options.statusMap === undefined ? undefined : parseStatusMap(options.statusMap);
-      const ddl = await run(options.databaseUrl, (db) =>
+      const ddl = await run(migrateDatabaseUrl(options.databaseUrl), (db) =>
         attachTable(
           db,
           {
@@ -123,9 +125,9 @@ Examples:
     .command("detach")
     .description("remove exactly what attach created on a host table (its notifier_* triggers)")
     .argument("<name>", "awx, or the attached table")
-    .addOption(databaseUrlOption())
+    .addOption(migrateUrlOption())
     .action(async (name: string, options: { databaseUrl?: string }) => {
-      await run(options.databaseUrl, (db) => detach(db, name));
+      await run(migrateDatabaseUrl(options.databaseUrl), (db) => detach(db, name));
       process.stdout.write(`detached ${name}\n`);
     });
 }

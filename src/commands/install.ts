@@ -6,7 +6,7 @@ import { uninstall } from "../uninstall.js";
 import { parsePositiveInteger } from "./common.js";
 
 /**
- * The URL of the commands that change the schema (migrate, uninstall): --database-url, else
+ * The URL of the commands that change the schema (migrate, uninstall, attach, detach): --database-url, else
  * NOTIFIER_MIGRATE_DATABASE_URL (an owner's URL, so the service's DATABASE_URL needs no DDL
  * rights), else DATABASE_URL. Errors name the setting the value came from.
  */
@@ -16,7 +16,8 @@ export function migrateDatabaseUrl(flag: string | undefined): string {
   return parseDatabaseUrl(process.env.DATABASE_URL, "DATABASE_URL");
 }
 
-const migrateUrlOption = () =>
+/** --database-url of the commands that change the schema (migrate, uninstall, attach, detach). */
+export const migrateUrlOption = () =>
   new Option("--database-url <url>", "libpq connection URI of a role that owns the schema (default NOTIFIER_MIGRATE_DATABASE_URL, else DATABASE_URL)");
 
 const lockTimeoutOption = () =>
