@@ -230,8 +230,10 @@ describe("NOTIFIER_MIGRATE_DATABASE_URL", () => {
     const empty = await createEmptyDatabase();
     const db = await connect(url);
     const login = `prod_t_app_${randomBytes(4).toString("hex")}`;
-    await db.query(`create role ${login} login in role notifier_service`);
-    const as = (database: string) => Object.assign(new URL(database), { username: login, password: "" }).toString();
+    // A password of its own: the embedded server asks for one (the machine's may trust loopback).
+    const password = randomBytes(12).toString("hex");
+    await db.query(`create role ${login} login password '${password}' in role notifier_service`);
+    const as = (database: string) => Object.assign(new URL(database), { username: login, password }).toString();
     try {
       // Up to date: reads the ledger only.
       expect(await cli(as(url), ["migrate"])).toEqual({ code: 0, stdout: "up to date\n", stderr: "" });

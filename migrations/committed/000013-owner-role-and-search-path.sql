@@ -1,5 +1,5 @@
 --! Previous: sha1:171b180b3eb510be129134ed6d78784453cace48
---! Hash: sha1:78bea74749a628fa3548f3aba0fa8a01d958034a
+--! Hash: sha1:40265884268e02b25b446d0e3c9fc3333f74b768
 --! Message: owner role and search_path
 
 -- No login runs its own code as the schema owner.
@@ -51,9 +51,14 @@ begin
     raise exception 'role "%" can log in or is a superuser: the owner of the SECURITY DEFINER functions must be neither', owner_role
       using hint = 'set NOTIFIER_OWNER_ROLE to a NOLOGIN, non-superuser role (pg-job-notifier migrate creates it when missing)';
   end if;
-  -- A migrating role that is not a superuser must be a member to hand functions to it (and to
-  -- replace them in later migrations).
-  if not pg_catalog.pg_has_role(current_user, owner_role, 'MEMBER') then
+  -- A migrating role that is not a superuser must be able to SET ROLE to it to hand functions to
+  -- it (and to replace them in later migrations, and at attach). Since PostgreSQL 16 the creator
+  -- of a role gets only ADMIN on it (no SET), so SET is checked, and granted, explicitly there.
+  if pg_catalog.current_setting('server_version_num')::integer >= 160000 then
+    if not pg_catalog.pg_has_role(current_user, owner_role, 'SET') then
+      execute pg_catalog.format('grant %I to %I with set true', owner_role, current_user);
+    end if;
+  elsif not pg_catalog.pg_has_role(current_user, owner_role, 'MEMBER') then
     execute pg_catalog.format('grant %I to %I', owner_role, current_user);
   end if;
 end

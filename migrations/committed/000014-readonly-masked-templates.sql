@@ -1,5 +1,5 @@
---! Previous: sha1:78bea74749a628fa3548f3aba0fa8a01d958034a
---! Hash: sha1:2838a7cd14be36b94e940469f9e27e794f764640
+--! Previous: sha1:40265884268e02b25b446d0e3c9fc3333f74b768
+--! Hash: sha1:08a7ffafed4cffb9cac26e60f0f2cdf6f208e67f
 --! Message: readonly masked templates
 
 -- The read-only role (DBAs, dashboards) reads no secret.

@@ -1,5 +1,5 @@
---! Previous: sha1:2838a7cd14be36b94e940469f9e27e794f764640
---! Hash: sha1:cd65d2f8227466d29cbdc133b01d2500fbdf08a3
+--! Previous: sha1:08a7ffafed4cffb9cac26e60f0f2cdf6f208e67f
+--! Hash: sha1:27b540d471ad575b477488bc1afe26336acaaafb
 --! Message: ledger read
 
 -- `pg-job-notifier migrate` with nothing to do only reads graphile-migrate's ledger (our rows of

@@ -1,5 +1,5 @@
---! Previous: sha1:cd65d2f8227466d29cbdc133b01d2500fbdf08a3
---! Hash: sha1:7ce0e0f7318d34056ee7bf8bb36954e9a4cd830b
+--! Previous: sha1:27b540d471ad575b477488bc1afe26336acaaafb
+--! Hash: sha1:a2b1a6f5b848f1c778cefad5616c2d809c35dad6
 --! Message: templates removed
 
 -- Templates are removed softly: `templates remove` deletes the template's subscriptions (so no new

@@ -1,5 +1,5 @@
---! Previous: sha1:7ce0e0f7318d34056ee7bf8bb36954e9a4cd830b
---! Hash: sha1:40b54be9fac0d61125b61f555b461b8ae91eaa73
+--! Previous: sha1:a2b1a6f5b848f1c778cefad5616c2d809c35dad6
+--! Hash: sha1:6e938ddde8d4244e5892d76b11bf246c86d5d916
 --! Message: templates active name index
 
 --! no-transaction

@@ -1,5 +1,5 @@
---! Previous: sha1:40b54be9fac0d61125b61f555b461b8ae91eaa73
---! Hash: sha1:318ca5b4ab74c03adbfe2a2cdc01c74bd93f9e5b
+--! Previous: sha1:6e938ddde8d4244e5892d76b11bf246c86d5d916
+--! Hash: sha1:54c3dc34e29689e61e5ad245f5e9cb9e6eb1c834
 --! Message: templates name constraint
 
 -- Names are unique among templates that are not removed (previous migration's index); the old

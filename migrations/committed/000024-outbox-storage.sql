@@ -1,5 +1,5 @@
---! Previous: sha1:318ca5b4ab74c03adbfe2a2cdc01c74bd93f9e5b
---! Hash: sha1:f4a98382a2d703645f052440ac846a8f219ff816
+--! Previous: sha1:54c3dc34e29689e61e5ad245f5e9cb9e6eb1c834
+--! Hash: sha1:8d904df68e8434ffef1967c53a88a8e0de421048
 --! Message: outbox storage
 
 -- Storage settings of the outbox, which is written all day and purged in batches.

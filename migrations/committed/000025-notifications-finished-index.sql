@@ -1,5 +1,5 @@
---! Previous: sha1:f4a98382a2d703645f052440ac846a8f219ff816
---! Hash: sha1:e4ed847d29147a7452bdd4cc0aaa351219893120
+--! Previous: sha1:8d904df68e8434ffef1967c53a88a8e0de421048
+--! Hash: sha1:48404641c761919c0b4606108f664f833e6d3271
 --! Message: notifications finished index
 
 --! no-transaction

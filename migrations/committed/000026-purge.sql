@@ -1,5 +1,5 @@
---! Previous: sha1:e4ed847d29147a7452bdd4cc0aaa351219893120
---! Hash: sha1:56b1e506d6fe79e2b1f4c928be305b5288a9d310
+--! Previous: sha1:48404641c761919c0b4606108f664f833e6d3271
+--! Hash: sha1:3416c446336815c569103895df3275628f22cfe7
 --! Message: purge
 
 -- Retention: notifier.purge() deletes one bounded batch of what is past its retention, per kind

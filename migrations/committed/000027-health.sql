@@ -1,5 +1,5 @@
---! Previous: sha1:56b1e506d6fe79e2b1f4c928be305b5288a9d310
---! Hash: sha1:a27752c6e8529f89539e308430aac18f7f7091e4
+--! Previous: sha1:3416c446336815c569103895df3275628f22cfe7
+--! Hash: sha1:c976f6bf9765a40f96dc81de7d834e52d451a899
 --! Message: health
 
 -- A cheap health reading for alerts, /metrics and the web view, instead of count(*) over the

@@ -1,5 +1,5 @@
---! Previous: sha1:a27752c6e8529f89539e308430aac18f7f7091e4
---! Hash: sha1:75b74e92abc98704727132fb49b00b17ef230415
+--! Previous: sha1:c976f6bf9765a40f96dc81de7d834e52d451a899
+--! Hash: sha1:20a0767149843ae381e24b96235dabc664f5ac0d
 --! Message: protocol core: bookkeeping keyed by (attachment, host job id), one decision function
 
 -- The two-condition protocol, once, for every job table it is attached to: the product's own

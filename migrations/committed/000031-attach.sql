@@ -1,5 +1,5 @@
---! Previous: sha1:75b74e92abc98704727132fb49b00b17ef230415
---! Hash: sha1:2b99f1af162b500c372b987abeb2876fba99ca09
+--! Previous: sha1:20a0767149843ae381e24b96235dabc664f5ac0d
+--! Hash: sha1:d65c7c46dcfa42ba2503c7c3c7aae0ca8c7618a6
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:

@@ -1,5 +1,5 @@
---! Previous: sha1:2b99f1af162b500c372b987abeb2876fba99ca09
---! Hash: sha1:b37efc3e657290781029362df4c57732d4be338e
+--! Previous: sha1:d65c7c46dcfa42ba2503c7c3c7aae0ca8c7618a6
+--! Hash: sha1:488dfe7d154ac62e0c6f382c202ca95a819ed165
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by

@@ -1,5 +1,5 @@
---! Previous: sha1:b37efc3e657290781029362df4c57732d4be338e
---! Hash: sha1:f20e62abaac09decfee0426dc26df2633eb5b0be
+--! Previous: sha1:488dfe7d154ac62e0c6f382c202ca95a819ed165
+--! Hash: sha1:919caaed4a0c46bdf8b9b5f1fed0909009b7bfbb
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

@@ -1,5 +1,5 @@
---! Previous: sha1:f20e62abaac09decfee0426dc26df2633eb5b0be
---! Hash: sha1:4ad77b7e9513c2daee0c43645ed42edc2376c0e2
+--! Previous: sha1:919caaed4a0c46bdf8b9b5f1fed0909009b7bfbb
+--! Hash: sha1:ff553d687d67f907051ff31fa60dabfad5bb8e4e
 --! Message: the owner role runs the protocol core
 
 -- The SECURITY DEFINER functions of the protocol core run as the NOLOGIN owner role of migration

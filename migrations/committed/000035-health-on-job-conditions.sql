@@ -1,5 +1,5 @@
---! Previous: sha1:4ad77b7e9513c2daee0c43645ed42edc2376c0e2
---! Hash: sha1:eb2360dd9b46ff0e5965af06dd2021ca31d0fb4e
+--! Previous: sha1:ff553d687d67f907051ff31fa60dabfad5bb8e4e
+--! Hash: sha1:3ed5024413d08f90127186e8aca874f1497b7ded
 --! Message: health reads the oldest job awaiting its wrapup from notifier.job_conditions
 
 -- notifier.health() (migration 000027) read notifier.jobs.final_condition_at / wrapup_required

@@ -1,5 +1,5 @@
---! Previous: sha1:eb2360dd9b46ff0e5965af06dd2021ca31d0fb4e
---! Hash: sha1:61e9dfb8f2d356f2253833f4fa9811c616f6aa2f
+--! Previous: sha1:3ed5024413d08f90127186e8aca874f1497b7ded
+--! Hash: sha1:425b9638674423a0260c5e6898b1b4aaee1957cc
 --! Message: job_conditions fired index, for the purge
 
 --! no-transaction

@@ -1,5 +1,5 @@
---! Previous: sha1:61e9dfb8f2d356f2253833f4fa9811c616f6aa2f
---! Hash: sha1:ebf912b3bdfa76cc969c928109aa984698619125
+--! Previous: sha1:425b9638674423a0260c5e6898b1b4aaee1957cc
+--! Hash: sha1:5d979add6c6a5cd3a1dc11d236fb473f2a2ac15a
 --! Message: purge also deletes the protocol's bookkeeping of long-finished jobs
 
 -- notifier.job_conditions (migration 000030) gains a row per job of every attachment and nothing

@@ -1,5 +1,5 @@
---! Previous: sha1:ebf912b3bdfa76cc969c928109aa984698619125
---! Hash: sha1:8418b80007d722ad16c63316276f7cab782a5504
+--! Previous: sha1:5d979add6c6a5cd3a1dc11d236fb473f2a2ac15a
+--! Hash: sha1:bf3332e99bfb60c66206fe7edb72c5bc1ca6d4b0
 --! Message: the service role may set notifier.settings.wrapup_grace
 
 -- CONTRACT §5.4 names NOTIFIER_WRAPUP_GRACE (default 300 s); migration 000030 made the grace one

@@ -1,5 +1,5 @@
---! Previous: sha1:8418b80007d722ad16c63316276f7cab782a5504
---! Hash: sha1:dcefbc834af0439c679022acf9938657b78e9bda
+--! Previous: sha1:bf3332e99bfb60c66206fe7edb72c5bc1ca6d4b0
+--! Hash: sha1:d07b3a6d4ab2a4e1e27f36ae4f8204d82f06f50f
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):

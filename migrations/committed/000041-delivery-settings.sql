@@ -1,5 +1,5 @@
---! Previous: sha1:dcefbc834af0439c679022acf9938657b78e9bda
---! Hash: sha1:5fa35794e098e68a9f66a60081e1ab86e8a37aad
+--! Previous: sha1:d07b3a6d4ab2a4e1e27f36ae4f8204d82f06f50f
+--! Hash: sha1:53b43762fa65c15feb28c3281ff61d4df814b543
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true

@@ -1,5 +1,5 @@
---! Previous: sha1:5fa35794e098e68a9f66a60081e1ab86e8a37aad
---! Hash: sha1:bfe7faeb1253ef0d480b363a8d1586db3cfa1f51
+--! Previous: sha1:53b43762fa65c15feb28c3281ff61d4df814b543
+--! Hash: sha1:f05b72b340bceddb5569f00718af7182907ce8ea
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

@@ -1,5 +1,5 @@
---! Previous: sha1:bfe7faeb1253ef0d480b363a8d1586db3cfa1f51
---! Hash: sha1:97170868c06b3767fad3b847ad19bbf1e0249e27
+--! Previous: sha1:f05b72b340bceddb5569f00718af7182907ce8ea
+--! Hash: sha1:0f3e672ecb1e4a8a6cd342f2e3405b2db83f8217
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

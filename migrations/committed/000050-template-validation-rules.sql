@@ -1,5 +1,5 @@
---! Previous: sha1:97170868c06b3767fad3b847ad19bbf1e0249e27
---! Hash: sha1:36628b6a427d610da7281fa712f7bcc632b65835
+--! Previous: sha1:0f3e672ecb1e4a8a6cd342f2e3405b2db83f8217
+--! Hash: sha1:224685ac125f4bea87ce3349fc40456b17bcc91b
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

@@ -1,5 +1,5 @@
---! Previous: sha1:dc997a15502418e1454ec1cbe9bc3a2f2dd87692
---! Hash: sha1:7de5d2c7bb20f894624e22d7c1401732a6287b98
+--! Previous: sha1:bd420e40f9faddbec84f8a0689c7a59011581a94
+--! Hash: sha1:9389608b1d34f815125d56e7ac5ee3989a82e6dd
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:7de5d2c7bb20f894624e22d7c1401732a6287b98
---! Hash: sha1:41720517fe31e116fe1e67a0b4cb49154f408c32
+--! Previous: sha1:9389608b1d34f815125d56e7ac5ee3989a82e6dd
+--! Hash: sha1:2224e9796e8b810de5ae1b1d9140011c51ce2cb5
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
