@@ -71,7 +71,7 @@ try {
       ordinary_write_tx_per_s: ordinary.product.per_s,
       ordinary_write_bare_tx_per_s: ordinary.bare.per_s,
     });
-    table.push([`ordinary writes (${WRITE_CLIENTS} clients)`, rate(ordinary.product.per_s), `bare tables ${rate(ordinary.bare.per_s)}`, times(ordinary.ratio), "≈ 1×"]);
+    table.push([`ordinary writes (${WRITE_CLIENTS} clients)`, rate(ordinary.product.per_s), `bare tables ${rate(ordinary.bare.per_s)}`, times(ordinary.ratio), "≥ 0.95×"]);
   }
 
   const transitionsUrl = await server.createDatabase("transitions");
@@ -93,9 +93,9 @@ try {
       notifying_transition_always_notify_notified_fraction: (notifying.notified.notifier_always_notify ?? 0) / always.transactions,
       notifying_transition_always_notify_per_s: always.per_s,
     });
-    table.push([`notifying transitions (${WRITE_CLIENTS} clients)`, rate(notifying.product.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(notifying.ratio), "≥ 0.7×"]);
+    table.push([`notifying transitions (${WRITE_CLIENTS} clients)`, rate(notifying.product.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(notifying.ratio), ""]);
     table.push(["  … with NOTIFY in every transaction (before)", rate(always.per_s), `bare UPDATEs ${rate(notifying.bare.per_s)}`, times(always.ratio), ""]);
-    table.push(["  … vs bare UPDATE + outbox INSERT, no triggers", rate(notifying.product.per_s), `bare with outbox ${rate(outbox.per_s)}`, times(notifying.product.per_s / outbox.per_s), "(the triggers' own cost)"]);
+    table.push(["  … vs bare UPDATE + outbox INSERT, no triggers", rate(notifying.product.per_s), `bare with outbox ${rate(outbox.per_s)}`, times(notifying.product.per_s / outbox.per_s), "≥ 0.9× (the outbox floor)"]);
   }
 
   // The same on AWX's own main_unifiedjob, attached (notifier.attach_awx), as AWX writes it.
