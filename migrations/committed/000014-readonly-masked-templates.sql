@@ -1,5 +1,5 @@
 --! Previous: sha1:40265884268e02b25b446d0e3c9fc3333f74b768
---! Hash: sha1:08a7ffafed4cffb9cac26e60f0f2cdf6f208e67f
+--! Hash: sha1:c2d594382e1a84f96ddd5ebb8a7fbb538c06a3cd
 --! Message: readonly masked templates
 
 -- The read-only role (DBAs, dashboards) reads no secret.
@@ -22,7 +22,9 @@
 -- notifier.notification_templates and notifier.notification_type_keys (conflicts only with
 -- ACCESS EXCLUSIVE), waiting at most lock_timeout for it.
 
-set local lock_timeout = '5s';
+-- `migrate` sets lock_timeout for the session (NOTIFIER_LOCK_TIMEOUT); run by hand without one,
+-- this transaction still waits at most 5 s for a lock.
+select pg_catalog.set_config('lock_timeout', '5s', true) where pg_catalog.current_setting('lock_timeout') in ('0', '0ms');
 
 revoke select on notifier.notification_templates from ":NOTIFIER_READONLY_ROLE";
 grant select (id, name, notification_type, messages, created_at, modified_at)

@@ -1,5 +1,5 @@
---! Previous: sha1:08a7ffafed4cffb9cac26e60f0f2cdf6f208e67f
---! Hash: sha1:27b540d471ad575b477488bc1afe26336acaaafb
+--! Previous: sha1:c2d594382e1a84f96ddd5ebb8a7fbb538c06a3cd
+--! Hash: sha1:e61b1a31c3e0cd812f99a5ae6f8e4fb92b88d5fd
 --! Message: ledger read
 
 -- `pg-job-notifier migrate` with nothing to do only reads graphile-migrate's ledger (our rows of

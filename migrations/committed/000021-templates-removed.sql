@@ -1,5 +1,5 @@
---! Previous: sha1:27b540d471ad575b477488bc1afe26336acaaafb
---! Hash: sha1:a2b1a6f5b848f1c778cefad5616c2d809c35dad6
+--! Previous: sha1:e61b1a31c3e0cd812f99a5ae6f8e4fb92b88d5fd
+--! Hash: sha1:0785d907d7636c44e9d1ded4e244d8046ad3fece
 --! Message: templates removed
 
 -- Templates are removed softly: `templates remove` deletes the template's subscriptions (so no new

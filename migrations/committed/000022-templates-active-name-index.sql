@@ -1,5 +1,5 @@
---! Previous: sha1:a2b1a6f5b848f1c778cefad5616c2d809c35dad6
---! Hash: sha1:6e938ddde8d4244e5892d76b11bf246c86d5d916
+--! Previous: sha1:0785d907d7636c44e9d1ded4e244d8046ad3fece
+--! Hash: sha1:aacf88ae283a6a8cacc8808beb0a1a8fa5173a28
 --! Message: templates active name index
 
 --! no-transaction

@@ -1,5 +1,5 @@
---! Previous: sha1:6e938ddde8d4244e5892d76b11bf246c86d5d916
---! Hash: sha1:54c3dc34e29689e61e5ad245f5e9cb9e6eb1c834
+--! Previous: sha1:aacf88ae283a6a8cacc8808beb0a1a8fa5173a28
+--! Hash: sha1:d94a89b473b71a85f6f4af2eee6dedb2e73d9fde
 --! Message: templates name constraint
 
 -- Names are unique among templates that are not removed (previous migration's index); the old

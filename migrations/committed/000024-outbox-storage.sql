@@ -1,5 +1,5 @@
---! Previous: sha1:54c3dc34e29689e61e5ad245f5e9cb9e6eb1c834
---! Hash: sha1:8d904df68e8434ffef1967c53a88a8e0de421048
+--! Previous: sha1:d94a89b473b71a85f6f4af2eee6dedb2e73d9fde
+--! Hash: sha1:03ce4fcfc8d4d6d447b23d59c2b7c0422458a0cc
 --! Message: outbox storage
 
 -- Storage settings of the outbox, which is written all day and purged in batches.

@@ -1,5 +1,5 @@
---! Previous: sha1:8d904df68e8434ffef1967c53a88a8e0de421048
---! Hash: sha1:48404641c761919c0b4606108f664f833e6d3271
+--! Previous: sha1:03ce4fcfc8d4d6d447b23d59c2b7c0422458a0cc
+--! Hash: sha1:c64363ee3470605b00c5a4389eafd0488e056e0b
 --! Message: notifications finished index
 
 --! no-transaction

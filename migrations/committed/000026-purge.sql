@@ -1,5 +1,5 @@
---! Previous: sha1:48404641c761919c0b4606108f664f833e6d3271
---! Hash: sha1:3416c446336815c569103895df3275628f22cfe7
+--! Previous: sha1:c64363ee3470605b00c5a4389eafd0488e056e0b
+--! Hash: sha1:a7a8847f9a687fdb27dca1f1d94c8e30e4660562
 --! Message: purge
 
 -- Retention: notifier.purge() deletes one bounded batch of what is past its retention, per kind

@@ -1,5 +1,5 @@
---! Previous: sha1:3416c446336815c569103895df3275628f22cfe7
---! Hash: sha1:c976f6bf9765a40f96dc81de7d834e52d451a899
+--! Previous: sha1:a7a8847f9a687fdb27dca1f1d94c8e30e4660562
+--! Hash: sha1:baa96929721fc6e505bc8fa1db7c7d059d18e562
 --! Message: health
 
 -- A cheap health reading for alerts, /metrics and the web view, instead of count(*) over the

@@ -1,5 +1,5 @@
---! Previous: sha1:c976f6bf9765a40f96dc81de7d834e52d451a899
---! Hash: sha1:20a0767149843ae381e24b96235dabc664f5ac0d
+--! Previous: sha1:baa96929721fc6e505bc8fa1db7c7d059d18e562
+--! Hash: sha1:e132afb3c0acc3879001fa5d3f5964357542cd29
 --! Message: protocol core: bookkeeping keyed by (attachment, host job id), one decision function
 
 -- The two-condition protocol, once, for every job table it is attached to: the product's own
@@ -24,7 +24,9 @@
 -- notifier.jobs and notifier.subscriptions (dropping/adding constraints; the new CHECKs are added
 -- NOT VALID and validated under SHARE UPDATE EXCLUSIVE). No host table is touched.
 
-set local lock_timeout = '10s';
+-- `migrate` sets lock_timeout for the session (NOTIFIER_LOCK_TIMEOUT); run by hand without one,
+-- this transaction still waits at most 5 s for a lock.
+select pg_catalog.set_config('lock_timeout', '5s', true) where pg_catalog.current_setting('lock_timeout') in ('0', '0ms');
 
 alter table notifier.notifications drop constraint notifications_job_id_fkey;
 alter table notifier.job_events drop constraint job_events_job_id_fkey;

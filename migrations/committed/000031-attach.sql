@@ -1,5 +1,5 @@
---! Previous: sha1:20a0767149843ae381e24b96235dabc664f5ac0d
---! Hash: sha1:d65c7c46dcfa42ba2503c7c3c7aae0ca8c7618a6
+--! Previous: sha1:e132afb3c0acc3879001fa5d3f5964357542cd29
+--! Hash: sha1:8c96e966e54502d27e47d35f33827c603f50f77c
 --! Message: attach the protocol to a host's own job table (AWX preset first)
 
 -- A host keeps its own jobs table and keeps writing it; the product attaches to it:

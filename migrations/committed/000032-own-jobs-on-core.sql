@@ -1,5 +1,5 @@
---! Previous: sha1:d65c7c46dcfa42ba2503c7c3c7aae0ca8c7618a6
---! Hash: sha1:488dfe7d154ac62e0c6f382c202ca95a819ed165
+--! Previous: sha1:8c96e966e54502d27e47d35f33827c603f50f77c
+--! Hash: sha1:37de892dd468eb1eff0f5562dd53a5165c196bca
 --! Message: notifier.jobs attached through the same core as a host's table
 
 -- The product's own notifier.jobs becomes one attachment among others ('notifier.jobs', made by
@@ -13,7 +13,9 @@
 -- Locks: ACCESS EXCLUSIVE on notifier.jobs (drop columns and triggers), SHARE ROW EXCLUSIVE
 -- (create triggers), briefly. No host table is touched.
 
-set local lock_timeout = '10s';
+-- `migrate` sets lock_timeout for the session (NOTIFIER_LOCK_TIMEOUT); run by hand without one,
+-- this transaction still waits at most 5 s for a lock.
+select pg_catalog.set_config('lock_timeout', '5s', true) where pg_catalog.current_setting('lock_timeout') in ('0', '0ms');
 
 insert into notifier.job_conditions
   (attachment, job_id, wrapup_required, final_status_at, wrapup_processed_at, wrapup_expired_at,

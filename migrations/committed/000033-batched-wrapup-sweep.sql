@@ -1,5 +1,5 @@
---! Previous: sha1:488dfe7d154ac62e0c6f382c202ca95a819ed165
---! Hash: sha1:919caaed4a0c46bdf8b9b5f1fed0909009b7bfbb
+--! Previous: sha1:37de892dd468eb1eff0f5562dd53a5165c196bca
+--! Hash: sha1:146f704f911e04cc3662dec52e98cb36e7ce4d30
 --! Message: lost-wrapup sweep in bounded SKIP LOCKED batches, grace from the database clock
 
 -- Never give up (CONTRACT §5.4), for every attachment, without ever waiting:

@@ -1,5 +1,5 @@
---! Previous: sha1:919caaed4a0c46bdf8b9b5f1fed0909009b7bfbb
---! Hash: sha1:ff553d687d67f907051ff31fa60dabfad5bb8e4e
+--! Previous: sha1:146f704f911e04cc3662dec52e98cb36e7ce4d30
+--! Hash: sha1:6259d341824d417975f7ec00d77b9722fc5d94c2
 --! Message: the owner role runs the protocol core
 
 -- The SECURITY DEFINER functions of the protocol core run as the NOLOGIN owner role of migration

@@ -1,5 +1,5 @@
---! Previous: sha1:ff553d687d67f907051ff31fa60dabfad5bb8e4e
---! Hash: sha1:3ed5024413d08f90127186e8aca874f1497b7ded
+--! Previous: sha1:6259d341824d417975f7ec00d77b9722fc5d94c2
+--! Hash: sha1:bb1874db5ee4888f73d0fa76fe60500dc475d356
 --! Message: health reads the oldest job awaiting its wrapup from notifier.job_conditions
 
 -- notifier.health() (migration 000027) read notifier.jobs.final_condition_at / wrapup_required

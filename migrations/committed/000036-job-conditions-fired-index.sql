@@ -1,5 +1,5 @@
---! Previous: sha1:3ed5024413d08f90127186e8aca874f1497b7ded
---! Hash: sha1:425b9638674423a0260c5e6898b1b4aaee1957cc
+--! Previous: sha1:bb1874db5ee4888f73d0fa76fe60500dc475d356
+--! Hash: sha1:51504109c56ce78d07303484d0b58fb5570cc1ec
 --! Message: job_conditions fired index, for the purge
 
 --! no-transaction

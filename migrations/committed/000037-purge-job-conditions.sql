@@ -1,5 +1,5 @@
---! Previous: sha1:425b9638674423a0260c5e6898b1b4aaee1957cc
---! Hash: sha1:5d979add6c6a5cd3a1dc11d236fb473f2a2ac15a
+--! Previous: sha1:51504109c56ce78d07303484d0b58fb5570cc1ec
+--! Hash: sha1:8f7fc11f63e434438bf3dcafd13dd4758605aacb
 --! Message: purge also deletes the protocol's bookkeeping of long-finished jobs
 
 -- notifier.job_conditions (migration 000030) gains a row per job of every attachment and nothing

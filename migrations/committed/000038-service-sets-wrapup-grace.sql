@@ -1,5 +1,5 @@
---! Previous: sha1:5d979add6c6a5cd3a1dc11d236fb473f2a2ac15a
---! Hash: sha1:bf3332e99bfb60c66206fe7edb72c5bc1ca6d4b0
+--! Previous: sha1:8f7fc11f63e434438bf3dcafd13dd4758605aacb
+--! Hash: sha1:2c4da37c4ca672414315a5a4272389197401611e
 --! Message: the service role may set notifier.settings.wrapup_grace
 
 -- CONTRACT §5.4 names NOTIFIER_WRAPUP_GRACE (default 300 s); migration 000030 made the grace one

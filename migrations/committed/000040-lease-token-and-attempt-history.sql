@@ -1,5 +1,5 @@
---! Previous: sha1:bf3332e99bfb60c66206fe7edb72c5bc1ca6d4b0
---! Hash: sha1:d07b3a6d4ab2a4e1e27f36ae4f8204d82f06f50f
+--! Previous: sha1:2c4da37c4ca672414315a5a4272389197401611e
+--! Hash: sha1:d813e7e8dace093f85dd4e4ef515a9b41b420743
 --! Message: lease token and attempt history
 
 -- Two columns on notifier.notifications for the delivery engine (CONTRACT §5.9, §5.11):
@@ -21,7 +21,9 @@
 -- held for milliseconds; lock_timeout makes a migration queued behind a long reader fail fast
 -- instead of blocking the host's inserts behind it.
 
-set local lock_timeout = '5s';
+-- `migrate` sets lock_timeout for the session (NOTIFIER_LOCK_TIMEOUT); run by hand without one,
+-- this transaction still waits at most 5 s for a lock.
+select pg_catalog.set_config('lock_timeout', '5s', true) where pg_catalog.current_setting('lock_timeout') in ('0', '0ms');
 
 alter table notifier.notifications
   add column lease_token uuid,

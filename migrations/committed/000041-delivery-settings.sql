@@ -1,5 +1,5 @@
---! Previous: sha1:d07b3a6d4ab2a4e1e27f36ae4f8204d82f06f50f
---! Hash: sha1:53b43762fa65c15feb28c3281ff61d4df814b543
+--! Previous: sha1:d813e7e8dace093f85dd4e4ef515a9b41b420743
+--! Hash: sha1:2666da29e79f56ceaab6768a1f082f060908961c
 --! Message: delivery kill switch
 
 -- notifier.settings.delivery_paused: a kill switch for delivery, database-wide. While it is true
@@ -13,7 +13,9 @@
 -- Locks: ACCESS EXCLUSIVE on notifier.settings (the product's one-row table) for a catalog-only
 -- ADD COLUMN with a constant default.
 
-set local lock_timeout = '5s';
+-- `migrate` sets lock_timeout for the session (NOTIFIER_LOCK_TIMEOUT); run by hand without one,
+-- this transaction still waits at most 5 s for a lock.
+select pg_catalog.set_config('lock_timeout', '5s', true) where pg_catalog.current_setting('lock_timeout') in ('0', '0ms');
 
 alter table notifier.settings
   add column delivery_paused boolean not null default false;

@@ -1,5 +1,5 @@
---! Previous: sha1:53b43762fa65c15feb28c3281ff61d4df814b543
---! Hash: sha1:f05b72b340bceddb5569f00718af7182907ce8ea
+--! Previous: sha1:2666da29e79f56ceaab6768a1f082f060908961c
+--! Hash: sha1:51e5a0bf22af608bce3a5fad53700bbd316e6c90
 --! Message: claim counts the attempt
 
 -- notifier.claim_due, replaced: the claim counts the attempt and hands out a lease token.

@@ -1,5 +1,5 @@
---! Previous: sha1:f05b72b340bceddb5569f00718af7182907ce8ea
---! Hash: sha1:0f3e672ecb1e4a8a6cd342f2e3405b2db83f8217
+--! Previous: sha1:51e5a0bf22af608bce3a5fad53700bbd316e6c90
+--! Hash: sha1:4f8ddbc9bda63c6d8f63ef4ad7242b5ffa3cf305
 --! Message: record outcomes
 
 -- notifier.record_outcomes: every outcome of a batch of attempts in one statement (River's

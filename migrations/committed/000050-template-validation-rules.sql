@@ -1,5 +1,5 @@
---! Previous: sha1:0f3e672ecb1e4a8a6cd342f2e3405b2db83f8217
---! Hash: sha1:224685ac125f4bea87ce3349fc40456b17bcc91b
+--! Previous: sha1:4f8ddbc9bda63c6d8f63ef4ad7242b5ffa3cf305
+--! Hash: sha1:9aab47f9a8c330d928bbd720dc79b51e6451c942
 --! Message: template validation rules: bounds, scalar header values, non-empty list items, approval and canceled messages
 
 -- Templates are checked when they are written against notifier.notification_type_keys, whose

@@ -1,5 +1,5 @@
---! Previous: sha1:bd420e40f9faddbec84f8a0689c7a59011581a94
---! Hash: sha1:9389608b1d34f815125d56e7ac5ee3989a82e6dd
+--! Previous: sha1:ab1dd50f6e2a84a841e777e49816790dc0a51811
+--! Hash: sha1:724c4455ed692467b1284740bab6ea6465168c65
 --! Message: host names per bucket from the wrapup's playbook_on_stats, for messages
 
 -- Messages can name the failed and unreachable hosts (AWX #12524, #6418, #13232): saving a

@@ -1,5 +1,5 @@
---! Previous: sha1:9389608b1d34f815125d56e7ac5ee3989a82e6dd
---! Hash: sha1:2224e9796e8b810de5ae1b1d9140011c51ce2cb5
+--! Previous: sha1:724c4455ed692467b1284740bab6ea6465168c65
+--! Hash: sha1:7f5b04e91a550599c345790aa0249fd0107c6194
 --! Message: email allow_insecure_auth key
 
 -- The email type's allow_insecure_auth key (boolean, optional, not secret): with a username and
