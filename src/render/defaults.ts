@@ -6,6 +6,8 @@
  * defaults then say so instead of silently showing no counts.
  */
 
+import type { ApprovalState } from "./messages.js";
+
 /** The one-line message of every type: `Job #42 'deploy' successful: https://…`. */
 export const DEFAULT_MESSAGE =
   "{{ job_friendly_name }} #{{ job.id }} '{{ job.name }}' {{ job.status }}" +
@@ -44,7 +46,7 @@ export const DEFAULT_JSON_BODY = "{{ job_metadata }}";
  * of `messages.workflow_approval`. `approval_node_name` is the approval's name, `workflow_url` the
  * page of its workflow job. The body is the text body's counterpart, for types with a text body.
  */
-export const DEFAULT_APPROVAL_MESSAGES: Record<"running" | "approved" | "denied" | "timed_out", { message: string; body: string }> = {
+export const DEFAULT_APPROVAL_MESSAGES: Record<ApprovalState, { message: string; body: string }> = {
   running: {
     message: "The approval node '{{ approval_node_name }}' needs review. This node can be viewed at: {{ workflow_url }}",
     body: "'{{ approval_node_name }}' needs review. This approval node can be viewed at: {{ workflow_url }}\n\n{{ job_metadata }}",

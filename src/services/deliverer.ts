@@ -326,7 +326,6 @@ export class Deliverer {
     const template = this.template(row.templateId);
     template.inFlight++;
     this.inFlight++;
-    const startedAt = performance.now();
     const result = await attemptDelivery({
       notificationId: row.id,
       templateName: row.templateName,
@@ -369,7 +368,7 @@ export class Deliverer {
       };
       if (outcome.kind === "error" && !(reason instanceof LeaseLost)) this.failedAttempt(row, template);
     }
-    this.log(row, outcome, (performance.now() - startedAt) / 1000);
+    this.log(row, outcome, (performance.now() - held.sentAt) / 1000);
     this.outcomes.push(outcome);
     if (row.trigger === "started") this.unblocking = true;
     void this.flush();

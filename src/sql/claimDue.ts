@@ -66,6 +66,6 @@ export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): P
            messages
       from notifier.claim_due(${options.worker}, ${options.limit}, make_interval(secs => ${options.leaseSeconds}::float8),
                               ${options.maxAttempts}::integer,
-                              ${options.maxAgeSeconds === null ? null : options.maxAgeSeconds}::float8 * interval '1 second',
+                              ${options.maxAgeSeconds}::float8 * interval '1 second',
                               ${sql.array(options.skipIds ?? [], "int8")}, ${sql.array(options.skipTemplates ?? [], "int8")})`);
 }

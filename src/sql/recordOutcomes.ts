@@ -53,10 +53,10 @@ const Recorded = z.object({ id: z.string(), status: z.enum(["pending", "successf
  */
 export async function recordOutcomes(db: CommonQueryMethods, outcomes: readonly AttemptOutcome[], policy: RecordPolicy): Promise<RecordedStatuses> {
   if (outcomes.length === 0) return new Map();
-  const text = (pick: (outcome: AttemptOutcome) => string | null) =>
+  const text = (pick: (outcome: AttemptOutcome) => string | null, fit = (storable: string) => storable) =>
     sql.array(outcomes.map((outcome) => {
       const value = pick(outcome);
-      return value === null ? null : storableText(value);
+      return value === null ? null : fit(storableText(value));
     }), "text");
   const rows = await db.any(sql.type(Recorded)`
     select id::text as id, status
@@ -64,7 +64,7 @@ export async function recordOutcomes(db: CommonQueryMethods, outcomes: readonly 
         ${sql.array(outcomes.map((outcome) => outcome.id), "int8")},
         ${sql.array(outcomes.map((outcome) => outcome.leaseToken), "uuid")},
         ${sql.array(outcomes.map((outcome) => outcome.kind), "text")},
-        ${text((outcome) => (outcome.error === null ? null : sliceCodePoints(storableText(outcome.error), MAX_ERROR_CHARS - 1)))},
+        ${text((outcome) => outcome.error, (error) => sliceCodePoints(error, MAX_ERROR_CHARS - 1))},
         ${sql.array(outcomes.map((outcome) => outcome.httpStatus), "int4")},
         ${sql.array(outcomes.map((outcome) => outcome.retryAfterSeconds), "float8")},
         ${text((outcome) => outcome.subject)},
