@@ -7,6 +7,7 @@ import { detach } from "../sql/detach.js";
 import { listAttachments } from "../sql/listAttachments.js";
 import { errorCode, formatTable, formatTime, isoTime, printJson, withDatabase } from "./common.js";
 import { migrateDatabaseUrl, migrateUrlOption } from "./install.js";
+import { writeOut } from "../terminal.js";
 
 /** notifier.attach_* validation errors (one line naming the column or option). */
 const INVALID_PARAMETER_VALUE = "22023";
@@ -44,7 +45,9 @@ Examples:
     .addOption(migrateUrlOption())
     .action(async (options: { schema: string; dryRun?: boolean; databaseUrl?: string }) => {
       const ddl = await run(migrateDatabaseUrl(options.databaseUrl), (db) => attachAwx(db, options.schema, options.dryRun));
-      process.stdout.write(options.dryRun ? ddl : `attached to ${options.schema}.main_unifiedjob as "awx"\n`);
+      // --dry-run's SQL is printed byte for byte, to be piped into psql.
+      if (options.dryRun) process.stdout.write(ddl);
+      else writeOut(`attached to ${options.schema}.main_unifiedjob as "awx"\n`);
     });
 
   attach
@@ -97,7 +100,8 @@ Examples:
           options.dryRun,
         ),
       );
-      process.stdout.write(options.dryRun ? ddl : `attached to ${table}\n`);
+      if (options.dryRun) process.stdout.write(ddl);
+      else writeOut(`attached to ${table}\n`);
     });
 
   program
@@ -111,7 +115,7 @@ Examples:
         printJson(rows.map((row) => ({ ...row, attachedAt: isoTime(row.attachedAt) })));
         return;
       }
-      process.stdout.write(
+      writeOut(
         `${formatTable(
           ["NAME", "PRESET", "TABLE", "HEALTH", "ATTACHED"],
           rows.map((row) => [row.name, row.preset, row.table, row.healthy ? "ok" : row.problems.join("; "), formatTime(row.attachedAt)]),
@@ -128,7 +132,7 @@ Examples:
     .addOption(migrateUrlOption())
     .action(async (name: string, options: { databaseUrl?: string }) => {
       await run(migrateDatabaseUrl(options.databaseUrl), (db) => detach(db, name));
-      process.stdout.write(`detached ${name}\n`);
+      writeOut(`detached ${name}\n`);
     });
 }
 
