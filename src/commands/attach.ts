@@ -1,18 +1,14 @@
 import type { Command } from "commander";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { OperationError, UsageError } from "../errors.js";
+import { LOCK_NOT_AVAILABLE } from "../migrate.js";
 import { attachAwx } from "../sql/attachAwx.js";
 import { attachTable } from "../sql/attachTable.js";
 import { detach } from "../sql/detach.js";
 import { listAttachments } from "../sql/listAttachments.js";
-import { errorCode, formatTable, formatTime, isoTime, printJson, withDatabase } from "./common.js";
+import { errorCode, formatTable, formatTime, INVALID_PARAMETER_VALUE, isoTime, printJson, withDatabase } from "./common.js";
 import { migrateDatabaseUrl, migrateUrlOption } from "./install.js";
 import { writeOut } from "../terminal.js";
-
-/** notifier.attach_* validation errors (one line naming the column or option). */
-const INVALID_PARAMETER_VALUE = "22023";
-/** lock_timeout expired: a transaction on the host table holds a conflicting lock. */
-const LOCK_NOT_AVAILABLE = "55P03";
 
 /**
  * `attach awx`, `attach table`, `attachments`, `detach` (CONTRACT §8): each calls the SQL function
