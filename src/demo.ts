@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { APPLICATION_NAMES, connectionConfig } from "./databaseUrl.js";
+import { writeOut } from "./terminal.js";
 import { DEFAULT_REFRESH_SECONDS } from "./web/page.js";
 
 /** Settings of `start --demo`. */
@@ -38,7 +39,7 @@ export interface Demo {
  * order, sometimes at the same instant, some runs emitting no wrapup event, some failing.
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
-  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const print = options.print ?? ((line: string) => writeOut(`${line}\n`));
   const receiver = await startReceiver(print);
   const statusWriter = new pg.Client(await connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoStatusWriter));
   const wrapupWriter = new pg.Client(await connectionConfig(options.databaseUrl, APPLICATION_NAMES.demoWrapupWriter));

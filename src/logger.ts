@@ -7,7 +7,10 @@ import { terminalSafe } from "./terminal.js";
 
 export type { Logger } from "pino";
 
-/** The secret configuration keys of every notification type (their one declaration). */
+/**
+ * The secret configuration keys of every notification type (their one declaration), hook URLs
+ * that carry their token in the path (mattermost_url, rocketchat_url, teams_url) among them.
+ */
 const SECRET_CONFIGURATION_KEYS = [...new Set(Object.values(notificationTypes).flatMap((type) => type.secretKeys))].sort();
 
 /**
@@ -19,8 +22,6 @@ export const REDACTED_PATHS = [
   "configuration", "*.configuration", "databaseUrl", "*.databaseUrl",
   "headers.authorization", "*.headers.authorization",
   "httpToken", "*.httpToken",
-  // Hook URLs carry their token in the path.
-  "mattermost_url", "*.mattermost_url", "rocketchat_url", "*.rocketchat_url", "teams_url", "*.teams_url",
 ];
 
 export interface LoggerOptions {

@@ -10,6 +10,7 @@ import { APPLICATION_NAMES, connectionConfig, connectionString as driverConnecti
 import { OperationError } from "./errors.js";
 import { foreignLedgerMessage, forgetOurMigrations, inspectLedger, readCommittedMigrations } from "./ledger.js";
 import { lockHolders, oldestSnapshotHolder } from "./lockHolders.js";
+import { writeErr } from "./terminal.js";
 
 /** The repository (or installed package) root, where `.gmrc` and `migrations/` live. */
 export const PACKAGE_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -72,7 +73,7 @@ function withRoleDefaults(placeholders: Settings["placeholders"] = {}): Settings
 
 /** graphile-migrate announces every migration it runs; only its warnings and errors are shown. */
 const quietLogger = new Logger(() => (level, message) => {
-  if (level === "error" || level === "warning") process.stderr.write(`${message}\n`);
+  if (level === "error" || level === "warning") writeErr(`${message}\n`);
   const running = /Running migration '([^']+)'/.exec(message);
   if (running) currentMigrationFile = running[1]!;
 });
@@ -125,7 +126,7 @@ export type MigrateOutcome = "applied" | "up to date";
  * again (applied migrations are recorded, so a retry resumes where the last attempt stopped).
  */
 export async function runMigrations(connectionString: string, options: MigrateOptions = {}): Promise<MigrateOutcome> {
-  const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const say = options.say ?? ((line: string) => writeErr(`${line}\n`));
   const retries = options.retries ?? 0;
   for (let attempt = 0; ; attempt++) {
     try {

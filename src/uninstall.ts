@@ -4,6 +4,7 @@ import { OperationError } from "./errors.js";
 import { forgetOurMigrations, readCommittedMigrations } from "./ledger.js";
 import { lockHolders } from "./lockHolders.js";
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, LOCK_NOT_AVAILABLE, migrationsFolder, roleNames } from "./migrate.js";
+import { writeOut } from "./terminal.js";
 
 export interface UninstallOptions {
   /** Uninstall even while notification rows are pending (they are never sent). */
@@ -25,7 +26,7 @@ export interface UninstallOptions {
  * notifier.jobs…), naming them. Roles are kept unless `dropRoles`.
  */
 export async function uninstall(connectionString: string, options: UninstallOptions = {}): Promise<void> {
-  const say = options.say ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const say = options.say ?? ((line: string) => writeOut(`${line}\n`));
   const committed = await readCommittedMigrations(await migrationsFolder());
   const client = new pg.Client(await connectionConfig(connectionString, APPLICATION_NAMES.migrate));
   await client.connect();

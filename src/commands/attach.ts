@@ -1,17 +1,14 @@
 import type { Command } from "commander";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { OperationError, UsageError } from "../errors.js";
+import { LOCK_NOT_AVAILABLE } from "../migrate.js";
 import { attachAwx } from "../sql/attachAwx.js";
 import { attachTable } from "../sql/attachTable.js";
 import { detach } from "../sql/detach.js";
 import { listAttachments } from "../sql/listAttachments.js";
-import { errorCode, formatTable, formatTime, isoTime, printJson, withDatabase } from "./common.js";
+import { errorCode, formatTable, formatTime, INVALID_PARAMETER_VALUE, isoTime, printJson, withDatabase } from "./common.js";
 import { migrateDatabaseUrl, migrateUrlOption } from "./install.js";
-
-/** notifier.attach_* validation errors (one line naming the column or option). */
-const INVALID_PARAMETER_VALUE = "22023";
-/** lock_timeout expired: a transaction on the host table holds a conflicting lock. */
-const LOCK_NOT_AVAILABLE = "55P03";
+import { writeOut } from "../terminal.js";
 
 /**
  * `attach awx`, `attach table`, `attachments`, `detach` (CONTRACT §8): each calls the SQL function
@@ -44,7 +41,9 @@ Examples:
     .addOption(migrateUrlOption())
     .action(async (options: { schema: string; dryRun?: boolean; databaseUrl?: string }) => {
       const ddl = await run(migrateDatabaseUrl(options.databaseUrl), (db) => attachAwx(db, options.schema, options.dryRun));
-      process.stdout.write(options.dryRun ? ddl : `attached to ${options.schema}.main_unifiedjob as "awx"\n`);
+      // --dry-run's SQL is printed byte for byte, to be piped into psql.
+      if (options.dryRun) process.stdout.write(ddl);
+      else writeOut(`attached to ${options.schema}.main_unifiedjob as "awx"\n`);
     });
 
   attach
@@ -97,7 +96,8 @@ Examples:
           options.dryRun,
         ),
       );
-      process.stdout.write(options.dryRun ? ddl : `attached to ${table}\n`);
+      if (options.dryRun) process.stdout.write(ddl);
+      else writeOut(`attached to ${table}\n`);
     });
 
   program
@@ -111,7 +111,7 @@ Examples:
         printJson(rows.map((row) => ({ ...row, attachedAt: isoTime(row.attachedAt) })));
         return;
       }
-      process.stdout.write(
+      writeOut(
         `${formatTable(
           ["NAME", "PRESET", "TABLE", "HEALTH", "ATTACHED"],
           rows.map((row) => [row.name, row.preset, row.table, row.healthy ? "ok" : row.problems.join("; "), formatTime(row.attachedAt)]),
@@ -128,7 +128,7 @@ Examples:
     .addOption(migrateUrlOption())
     .action(async (name: string, options: { databaseUrl?: string }) => {
       await run(migrateDatabaseUrl(options.databaseUrl), (db) => detach(db, name));
-      process.stdout.write(`detached ${name}\n`);
+      writeOut(`detached ${name}\n`);
     });
 }
 

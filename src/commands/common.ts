@@ -52,6 +52,9 @@ export function oneLine(text: string, max = 120): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
+/** SQLSTATE invalid_parameter_value: the product's SQL functions refusing an argument, in one line naming it. */
+export const INVALID_PARAMETER_VALUE = "22023";
+
 /** The SQLSTATE of a database error (slonik keeps pg's error as the cause), if any. */
 export function errorCode(error: unknown): string | undefined {
   const withCode = error as { code?: unknown; cause?: { code?: unknown } };

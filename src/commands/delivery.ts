@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { databaseUrlOption } from "../databaseUrl.js";
 import { setDeliveryPaused } from "../sql/setDeliveryPaused.js";
 import { withDatabase } from "./common.js";
+import { writeOut } from "../terminal.js";
 
 /**
  * `pause` / `resume`: the delivery kill switch (notifier.settings.delivery_paused), for a staging
@@ -20,7 +21,7 @@ export function registerDeliveryCommands(program: Command): void {
       .addHelpText("after", `\nExample:\n  DATABASE_URL=postgres://staging-db/awx pg-job-notifier ${name}`)
       .action(async (options: { databaseUrl?: string }) => {
         await withDatabase(options.databaseUrl, (db) => setDeliveryPaused(db, paused));
-        process.stdout.write(paused ? "delivery paused: no service sends until `pg-job-notifier resume`\n" : "delivery resumed\n");
+        writeOut(paused ? "delivery paused: no service sends until `pg-job-notifier resume`\n" : "delivery resumed\n");
       });
   }
 }

@@ -4,6 +4,7 @@ import { parseDuration } from "../duration.js";
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, DEFAULT_RETRY_WAIT_SECONDS, runMigrations } from "../migrate.js";
 import { uninstall } from "../uninstall.js";
 import { parsePositiveInteger } from "./common.js";
+import { writeOut } from "../terminal.js";
 
 /**
  * The URL of the commands that change the schema (migrate, uninstall, attach, detach): --database-url, else
@@ -55,7 +56,7 @@ Examples:
       retries: options.retries === undefined || options.retries === "0" ? 0 : parsePositiveInteger(options.retries, "--retries"),
       retryWaitSeconds: options.retryWait === undefined ? undefined : parseDuration(options.retryWait, "--retry-wait"),
     });
-    process.stdout.write(outcome === "applied" ? "migrations applied\n" : "up to date\n");
+    writeOut(outcome === "applied" ? "migrations applied\n" : "up to date\n");
   });
 
   const remove = program
@@ -72,6 +73,6 @@ Examples:
       dropRoles: options.dropRoles,
       lockTimeoutSeconds: lockTimeout(remove),
     });
-    process.stdout.write("uninstalled\n");
+    writeOut("uninstalled\n");
   });
 }

@@ -4,6 +4,7 @@ import { databaseUrlOption } from "../databaseUrl.js";
 import { parseDuration } from "../duration.js";
 import { purgeAll } from "../services/purger.js";
 import { withDatabase } from "./common.js";
+import { writeOut } from "../terminal.js";
 
 export function registerPurgeCommand(program: Command): void {
   const command = program
@@ -32,6 +33,6 @@ Examples:
       failedRetentionSeconds: olderThan ?? settings.failedRetentionSeconds,
     };
     const deleted = await withDatabase(options.databaseUrl, (db) => purgeAll(db, retention));
-    process.stdout.write(`purged ${deleted.notifications} notification rows, ${deleted.job_events} job events, ${deleted.templates} removed templates, ${deleted.job_conditions} job bookkeeping rows\n`);
+    writeOut(`purged ${deleted.notifications} notification rows, ${deleted.job_events} job events, ${deleted.templates} removed templates, ${deleted.job_conditions} job bookkeeping rows\n`);
   });
 }

@@ -15,11 +15,9 @@ import { removeTemplate } from "../sql/removeTemplate.js";
 import { validateTemplate } from "../sql/validateTemplate.js";
 import { maskSecrets } from "../types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
-import { errorCode, formatTable, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { errorCode, formatTable, INVALID_PARAMETER_VALUE, parsePositiveInteger, printJson, withDatabase } from "./common.js";
 import { writeOut } from "../terminal.js";
 
-/** SQLSTATE of notifier.validate_notification_template's errors. */
-const INVALID_PARAMETER_VALUE = "22023";
 const UNIQUE_VIOLATION = "23505";
 
 interface AddOptions {

@@ -154,7 +154,8 @@ export async function httpRequest(options: HttpRequest): Promise<HttpResponse> {
     }
     if (response.statusCode >= 400) {
       // Blotted out before the excerpt is cut, so no cut secret leaves its first characters.
-      throw new DeliveryError(redact(`${shown()}: HTTP ${response.statusCode}: ${excerpt(redact(text, secrets()))}`, secrets()), {
+      const known = secrets();
+      throw new DeliveryError(redact(`${shown()}: HTTP ${response.statusCode}: ${excerpt(redact(text, known))}`, known), {
         permanent: isPermanentStatus(response.statusCode),
         httpStatus: response.statusCode,
         retryAfterSeconds: retryAfterSeconds(response.headers["retry-after"]),
@@ -260,8 +261,8 @@ function collectSecrets(options: HttpRequest, basicAuth: HttpRequest["basicAuth"
   }
   // User info, query values and hook path tokens, which a receiver's error page may echo.
   secrets.push(...urlSecrets(rawUrl));
-  // Longest first, so a secret containing another is blotted out whole.
-  return secrets.filter(Boolean).sort((a, b) => b.length - a.length);
+  // redact() skips empty ones and takes the longest first.
+  return secrets;
 }
 
 async function readLimited(body: Dispatcher.ResponseData["body"], contentLength: unknown): Promise<string> {

@@ -32,16 +32,17 @@ export const notificationTypes: Record<NotificationTypeName, NotificationType> =
 
 export { MASK } from "../redact.js";
 
+/** A string shown through maskUrl (it leaves text that is not an http(s) URL as it is). */
+function maskUrlValue(value: unknown): unknown {
+  return typeof value === "string" ? maskUrl(value) : value;
+}
+
 /**
  * A copy of a configuration fit for display (CLI, explain, web view): the type's secret keys
  * are masked, and so are entries of nested objects (webhook `headers`) whose names look secret
  * (Authorization, X-Api-Key…). Unknown types mask every nested secret-looking name too. Every
  * other URL value shows without its user info, query values and hook path tokens (maskUrl).
  */
-function maskUrlValue(value: unknown): unknown {
-  return typeof value === "string" ? maskUrl(value) : value;
-}
-
 export function maskSecrets(type: string, configuration: unknown): unknown {
   if (typeof configuration !== "object" || configuration === null || Array.isArray(configuration)) return configuration;
   const known = notificationTypes[type as NotificationTypeName];
