@@ -215,26 +215,33 @@ try {
     { name: "delivery, 2 processes", key: "delivery_per_s_2_processes", measure: async (round) =>
       measureDelivery(await server.createDatabase(`delivery2_${round}`), sink, sinkUrl, plan.backlog, 2, HTTP_CONCURRENCY) },
   ];
-  const spans = new Map<string, SinkSpan>();
+  const spans = new Map<string, SinkSpan[]>();
   for (let round = 0; round < plan.deliveryRounds; round++) {
     for (const sender of round % 2 === 0 ? senders : [...senders].reverse()) {
       const span = await phase(`${sender.name} (round ${round + 1})`, () => sender.measure(round));
-      if (!span) continue;
-      const total = spans.get(sender.key) ?? { requests: 0, ms: 0 };
-      spans.set(sender.key, { requests: total.requests + span.requests, ms: total.ms + span.ms });
+      if (span) spans.set(sender.key, [...(spans.get(sender.key) ?? []), span]);
     }
   }
-  const rateOf = (key: string) => (spans.has(key) ? spans.get(key)!.requests / (spans.get(key)!.ms / 1000) : undefined);
+  const sum = (key: string, pick: (span: SinkSpan) => number) => spans.get(key)!.reduce((total, span) => total + pick(span), 0);
+  const rateOf = (key: string) => (spans.has(key) ? sum(key, (span) => span.requests) / (sum(key, (span) => span.ms) / 1000) : undefined);
+  /** The benchmark processes' CPU (sender, PostgreSQL, sink: bench/sink.ts) per delivered request, over the rounds' spans. */
+  const cpuOf = (key: string) => (spans.has(key) ? sum(key, (span) => span.cpuMsPerRequest * span.requests) / sum(key, (span) => span.requests) : undefined);
+  const cpuText = (key: string) => `${(cpuOf(key)! * 1000).toFixed(0)} µs CPU/row`;
   const ceiling = rateOf("http_client_per_s");
   const graphile = rateOf("graphile_worker_per_s");
+  for (const key of ["http_client_per_s", "graphile_worker_per_s", "delivery_per_s", "delivery_per_s_2_processes"]) {
+    if (spans.has(key)) results[key.replace(/per_s/, "cpu_ms_per_row")] = cpuOf(key);
+  }
   if (ceiling) {
     results.http_client_per_s = ceiling;
     table.push([`plain undici client (concurrency ${HTTP_CONCURRENCY})`, rate(ceiling), "", "", "the ceiling"]);
+    table.push(["", cpuText("http_client_per_s"), "", "", ""]);
   }
   if (graphile) {
     results.graphile_worker_per_s = graphile;
     if (ceiling) results.graphile_worker_vs_http_client = graphile / ceiling;
     table.push([`graphile-worker 0.17.3 (concurrency ${HTTP_CONCURRENCY}, batched)`, rate(graphile), ceiling ? `ceiling ${rate(ceiling)}` : "", ceiling ? times(graphile / ceiling) : "", ""]);
+    table.push(["", cpuText("graphile_worker_per_s"), ceiling ? `ceiling ${cpuText("http_client_per_s")}` : "", ceiling ? times(cpuOf("graphile_worker_per_s")! / cpuOf("http_client_per_s")!) : "", ""]);
   }
   for (const [processes, key] of [[1, "delivery_per_s"], [2, "delivery_per_s_2_processes"]] as const) {
     const delivery = rateOf(key);
@@ -242,9 +249,13 @@ try {
     results[key] = delivery;
     if (ceiling) results[`${key}_vs_http_client`] = delivery / ceiling;
     if (graphile) results[`${key}_vs_graphile_worker`] = delivery / graphile;
+    const cpuKey = key.replace(/per_s/, "cpu_ms_per_row");
+    if (graphile) results[`${cpuKey}_vs_graphile_worker`] = cpuOf(key)! / cpuOf("graphile_worker_per_s")!;
     table.push([`delivery from a backlog, ${processes} process${processes > 1 ? "es" : ""}`, rate(delivery),
       graphile ? `graphile-worker ${rate(graphile)}` : "", graphile ? times(delivery / graphile) : "", "≥ 1.5× gw"]);
     if (ceiling) table.push(["", "", `ceiling ${rate(ceiling)}`, times(delivery / ceiling), "≥ 0.5× ceiling"]);
+    table.push(["", cpuText(key), graphile ? `graphile-worker ${cpuText("graphile_worker_per_s")}` : "",
+      graphile ? times(cpuOf(key)! / cpuOf("graphile_worker_per_s")!) : "", ""]);
   }
 } finally {
   await sink.stop();

@@ -2,8 +2,11 @@
  * The local webhook every delivery benchmark posts to, run as a child process (see child.ts).
  * It answers 200 to every request as soon as the body has arrived, counts requests, remembers
  * when the first and the last arrived (rates are measured here, at the receiver, the same way
- * for every sender), and, when asked, the arrival time of each Idempotency-Key (latency).
+ * for every sender), the CPU time of the benchmark's processes over that span (the sender, the
+ * PostgreSQL backends, this sink), and, when asked, the arrival time of each Idempotency-Key
+ * (latency).
  */
+import { readdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
@@ -14,21 +17,68 @@ export interface SinkStats {
   /** Monotonic ms of the first and last request since the last reset (NaN before any). */
   firstMs: number;
   lastMs: number;
+  /** The benchmark processes' CPU milliseconds (see benchBusyMs) and the requests counted between two samples of it. */
+  cpu: { busyMs: number; requests: number };
+}
+
+/** Milliseconds between two samples of /proc/stat: often enough for a span of a second or more, rarely enough to cost nothing. */
+export const CPU_SAMPLE_MS = 100;
+
+/**
+ * CPU milliseconds (user + system) used so far by the benchmark's own processes: every process
+ * descending from `rootPid` (the benchmark run: the sender under test, the embedded PostgreSQL
+ * and its backends, this sink). Other work on the machine does not count. NaN off Linux.
+ */
+export function benchBusyMs(rootPid: number): number {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return NaN;
+  }
+  const processes = new Map<number, { parent: number; ticks: number }>();
+  for (const pid of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // The fields after the command name (which may hold spaces and parentheses): state, ppid, …
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    processes.set(Number(pid), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+  }
+  const descends = (pid: number): boolean => {
+    for (let current = pid, depth = 0; current > 1 && depth < 64; depth++) {
+      if (current === rootPid) return true;
+      current = processes.get(current)?.parent ?? 0;
+    }
+    return false;
+  };
+  let ticks = 0;
+  for (const [pid, process] of processes) if (descends(pid)) ticks += process.ticks;
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 /** Requests counted from the first to the last arrival, and the time between them. */
 export interface SinkSpan {
   requests: number;
   ms: number;
+  /** The benchmark processes' CPU milliseconds per request over the span (NaN when it was too short to sample). */
+  cpuMsPerRequest: number;
 }
 
 export function sinkSpan(stats: SinkStats): SinkSpan {
-  return { requests: stats.count - 1, ms: stats.lastMs - stats.firstMs };
+  return { requests: stats.count - 1, ms: stats.lastMs - stats.firstMs, cpuMsPerRequest: stats.cpu.busyMs / stats.cpu.requests };
 }
 
 // The server runs only in the child (run.ts imports the types and sinkSpan above).
 if (process.send) {
-  let stats: SinkStats = { count: 0, firstMs: NaN, lastMs: NaN };
+  const emptyStats = (): SinkStats => ({ count: 0, firstMs: NaN, lastMs: NaN, cpu: { busyMs: 0, requests: 0 } });
+  let stats = emptyStats();
+  /** The first sample of the span (at the first request) and the time of the latest. */
+  let firstSample = { busyMs: NaN, count: 0 };
+  let lastSampleMs = NaN;
   let arrivals: Map<string, number> | null = null;
   let countWaiters: Array<{ count: number; resolve: () => void }> = [];
 
@@ -39,6 +89,12 @@ if (process.send) {
       if (stats.count === 0) stats.firstMs = now;
       stats.lastMs = now;
       stats.count++;
+      if (stats.count === 1 || now - lastSampleMs >= CPU_SAMPLE_MS) {
+        const busyMs = benchBusyMs(process.ppid);
+        if (stats.count === 1) firstSample = { busyMs, count: 1 };
+        else stats.cpu = { busyMs: busyMs - firstSample.busyMs, requests: stats.count - firstSample.count };
+        lastSampleMs = now;
+      }
       const key = request.headers["idempotency-key"];
       if (arrivals && typeof key === "string") arrivals.set(key, now);
       response.writeHead(200, { "content-type": "text/plain", "content-length": "2" });
@@ -57,7 +113,7 @@ if (process.send) {
     url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     /** Starts a new measurement; `record` keeps each Idempotency-Key's arrival time. */
     reset: ({ record }) => {
-      stats = { count: 0, firstMs: NaN, lastMs: NaN };
+      stats = emptyStats();
       arrivals = record ? new Map() : null;
       return true;
     },
