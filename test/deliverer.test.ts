@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { afterAll, describe, expect, it } from "vitest";
-import { createDatabasePool } from "../src/db.js";
+import { createHotPathPool } from "../src/db.js";
 import { createLogger } from "../src/logger.js";
 import { createMetrics } from "../src/metrics.js";
 import { Deliverer, type DelivererMode } from "../src/services/deliverer.js";
@@ -13,7 +13,7 @@ import { addWebhook, rowsOf, runJob } from "./helpers/service.js";
 // no poll) and observed through its test signals, never through time.
 const databaseUrl = await createTestDatabase();
 const client = await connect(databaseUrl);
-const db = await createDatabasePool(databaseUrl);
+const db = await createHotPathPool(databaseUrl);
 const receiver = await HttpReceiver.start();
 afterAll(async () => {
   await closeHttpPools();
@@ -70,6 +70,28 @@ describe("the deliverer in-process", () => {
     expect(modes).toContain("polling");
     expect(modes).toContain("waiting");
     expect(modes.slice(-2)).toEqual(["stopping", "stopped"]);
+  });
+
+  it("sends each row with its template's configuration and messages as they are when it is claimed", async () => {
+    // Parsed and checked once per template version: an edit between two rows must still show.
+    const template = await addWebhook(client, "in-process edited", { url: `${receiver.url}/before` },
+      { triggers: ["started"], jobTemplateId: 3, messages: { started: { body: '{"version": 1}' } } });
+    const deliverer = newDeliverer();
+    deliverer.start();
+    const first = recordedFinal(deliverer, 1);
+    await runJob(client, "edited job 1", "running", 3);
+    deliverer.wake();
+    await first;
+    await client.query(
+      `update notifier.notification_templates set notification_configuration = $2, messages = $3 where id = $1`,
+      [template, JSON.stringify({ url: `${receiver.url}/after` }), JSON.stringify({ started: { body: '{"version": 2}' } })]);
+    const second = recordedFinal(deliverer, 1);
+    await runJob(client, "edited job 2", "running", 3);
+    deliverer.wake();
+    await second;
+    const sent = receiver.requests.filter((request) => request.url === "/before" || request.url === "/after");
+    expect(sent.map((request) => [request.url, JSON.parse(request.body).version])).toEqual([["/before", 1], ["/after", 2]]);
+    await deliverer.stop(1000);
   });
 
   it("claims nothing before start() and again on each wake()", async () => {

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import pg from "pg";
 import { beforeAll, describe, expect, it, inject } from "vitest";
 import { urlForDatabase } from "../src/databaseUrl.js";
-import { createDatabasePool, type DatabasePool } from "../src/db.js";
+import { createDatabasePool, createHotPathPool, type DatabasePool } from "../src/db.js";
 import { runMigrations } from "../src/migrate.js";
 import { claimDue } from "../src/sql/claimDue.js";
 import { expireWrapups } from "../src/sql/expireWrapups.js";
@@ -102,11 +102,13 @@ describe("service role", () => {
     expect((await service.query("select notifier.end_listener_sleep() as released")).rows[0].released).toBe(true);
 
     // The delivery service's own statements, on a pool that logs in as the service's login.
-    const claimed = await claimDue(servicePool, { worker: "roles-test", limit: 10, leaseSeconds: 60, maxAttempts: 5, maxAgeSeconds: null });
+    const hotPath = await createHotPathPool(urlOf(service));
+    afterFile(() => hotPath.end());
+    const claimed = await claimDue(hotPath, { worker: "roles-test", limit: 10, leaseSeconds: 60, maxAttempts: 5, maxAgeSeconds: null });
     const mine = claimed.filter((row) => row.jobId === jobId);
     expect(mine.map((row) => row.trigger)).toEqual(["started"]);
     const recorded = await recordOutcomes(
-      servicePool,
+      hotPath,
       mine.map((row) => ({
         id: row.id, leaseToken: row.leaseToken, kind: "sent" as const, error: null, httpStatus: null, retryAfterSeconds: null,
         subject: "s", body: null, recipients: "r", notificationsSent: 1, deliveredTargets: [],

@@ -1,6 +1,6 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createDatabasePool, sql } from "../src/db.js";
+import { createDatabasePool, createHotPathPool, sql } from "../src/db.js";
 import { claimDue, type ClaimedNotification, type ClaimOptions } from "../src/sql/claimDue.js";
 import { extendLeases } from "../src/sql/extendLeases.js";
 import { recordOutcomes, type AttemptOutcome } from "../src/sql/recordOutcomes.js";
@@ -14,18 +14,22 @@ import { addWebhook, rowsOf, runJob } from "./helpers/service.js";
 const databaseUrl = await createTestDatabase();
 const client = await connect(databaseUrl);
 const db = await createDatabasePool(databaseUrl);
-afterAll(() => db.end());
+const hotPath = await createHotPathPool(databaseUrl);
+afterAll(async () => {
+  await hotPath.end();
+  await db.end();
+});
 const templateId = await addWebhook(client, "sql", { url: "http://127.0.0.1:9/hook" });
 
 const policy = { retryDelaySeconds: 10, maxAttempts: 3 };
 const claim = (worker: string, limit = 100, leaseSeconds = 60, options: Partial<ClaimOptions> = {}) =>
-  claimDue(db, { worker, limit, leaseSeconds, maxAttempts: policy.maxAttempts, maxAgeSeconds: null, ...options });
+  claimDue(hotPath, { worker, limit, leaseSeconds, maxAttempts: policy.maxAttempts, maxAgeSeconds: null, ...options });
 const outcome = (row: ClaimedNotification, kind: AttemptOutcome["kind"], overrides: Partial<AttemptOutcome> = {}): AttemptOutcome => ({
   id: row.id, leaseToken: row.leaseToken, kind, error: kind === "sent" || kind === "released" ? null : "HTTP 503: busy",
   httpStatus: null, retryAfterSeconds: null, subject: "s", body: null, recipients: kind === "sent" ? "r" : null,
   notificationsSent: kind === "sent" ? 1 : null, deliveredTargets: [], ...overrides,
 });
-const record = (outcomes: AttemptOutcome[]) => recordOutcomes(db, outcomes, policy);
+const record = (outcomes: AttemptOutcome[]) => recordOutcomes(hotPath, outcomes, policy);
 const dueNow = (id: string) => client.query("update notifier.notifications set run_at = now() where id = $1", [id]);
 
 beforeEach(async () => {
@@ -64,10 +68,10 @@ describe("claimDue", () => {
     await runJob(client, "leased", "running");
     const [row] = await claim("a", 10, 0.5);
     expect(await claim("b")).toEqual([]);
-    expect(await extendLeases(db, [row!], 60)).toEqual(new Set([row!.id]));
+    expect(await extendLeases(hotPath, [row!], 60)).toEqual(new Set([row!.id]));
     await new Promise((resolve) => setTimeout(resolve, 700));
     expect(await claim("b")).toEqual([]);
-    expect(await releaseClaims(db, "a")).toBe(1);
+    expect(await releaseClaims(hotPath, "a")).toBe(1);
     // Released: the attempt its claim counted is given back.
     expect((await claim("b")).map((claimed) => [claimed.id, claimed.attempts])).toEqual([[row!.id, 1]]);
   });
@@ -183,8 +187,8 @@ describe("recordOutcomes", () => {
     await client.query("update notifier.notifications set attempts = 11 where job_id = $1", [job]);
     for (let i = 0; i < 11; i++) {
       await client.query("update notifier.notifications set attempts = 0 where job_id = $1", [job]);
-      const [row] = await claimDue(db, { worker: "a", limit: 1, leaseSeconds: 60, maxAttempts: 100, maxAgeSeconds: null });
-      await recordOutcomes(db, [outcome(row!, "error", { error: `failure ${i}` })], { retryDelaySeconds: 0, maxAttempts: 100 });
+      const [row] = await claimDue(hotPath, { worker: "a", limit: 1, leaseSeconds: 60, maxAttempts: 100, maxAgeSeconds: null });
+      await recordOutcomes(hotPath, [outcome(row!, "error", { error: `failure ${i}` })], { retryDelaySeconds: 0, maxAttempts: 100 });
       await dueNow(row!.id);
     }
     const [row] = await claim("a");
@@ -203,7 +207,7 @@ describe("recordOutcomes", () => {
     const taken = await eventually(async () => (await claim("b")).find((claimed) => claimed.id === row!.id));
     expect(await record([outcome(row!, "error", { error: "late" })])).toEqual(new Map());
     expect(await record([outcome(row!, "sent")])).toEqual(new Map());
-    expect(await extendLeases(db, [row!], 60)).toEqual(new Set());
+    expect(await extendLeases(hotPath, [row!], 60)).toEqual(new Set());
     expect((await rowsOf(client, "job_id = $1", [job]))[0]).toMatchObject({ status: "pending", attempts: 2, error: null });
     expect(await record([outcome(taken, "sent")])).toEqual(new Map([[row!.id, "successful"]]));
   });

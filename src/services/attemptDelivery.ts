@@ -66,7 +66,7 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptResul
     if (!type) {
       throw new DeliveryError(`template "${input.templateName}": notification type "${input.notificationType}" is not supported`, { permanent: true });
     }
-    const configuration = type.configurationSchema.safeParse(input.configuration);
+    const configuration = checkedConfiguration(type, input.configuration);
     if (!configuration.success) {
       const issue = configuration.error.issues[0];
       const key = issue?.path.join(".") || "(configuration)";
@@ -105,6 +105,24 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptResul
   } finally {
     clearTimeout(timer);
   }
+}
+
+type AnyType = (typeof notificationTypes)[NotificationTypeName];
+type CheckedConfiguration = ReturnType<AnyType["configurationSchema"]["safeParse"]>;
+
+/**
+ * The type's check of a configuration, once per configuration object: the deliverer hands every
+ * row of a template version the same object, so a backlog of one template is checked once, not
+ * per row. Keyed by the object only while it lives.
+ */
+const checkedConfigurations = new WeakMap<object, { type: AnyType; checked: CheckedConfiguration }>();
+
+function checkedConfiguration(type: AnyType, configuration: Record<string, unknown>): CheckedConfiguration {
+  const known = checkedConfigurations.get(configuration);
+  if (known?.type === type) return known.checked;
+  const checked = type.configurationSchema.safeParse(configuration);
+  checkedConfigurations.set(configuration, { type, checked });
+  return checked;
 }
 
 /** The DeliveryError carrying the receiver's status: the one thrown, or one it wraps (per-target sends). */

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { DatabasePool } from "../db.js";
+import type { HotPathDb } from "../db.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
 import { claimDue, type ClaimedNotification } from "../sql/claimDue.js";
@@ -81,8 +81,18 @@ interface Held {
   sentAt: number;
 }
 
-/** Per template: its rows queued and in flight, and its receiver's circuit breaker. */
+/** A template's configuration and messages as one version of it reads them, parsed once. */
+interface TemplateSettings {
+  configurationText: string;
+  messagesText: string | null;
+  configuration: Record<string, unknown>;
+  messages: unknown;
+}
+
+/** Per template: its rows queued and in flight, its receiver's circuit breaker, its settings. */
 interface TemplateState {
+  /** Of the last row claimed: rows carrying the same texts share these objects (and their checks). */
+  settings: TemplateSettings | null;
   inFlight: number;
   /** Queued or in flight (not those whose outcome is being recorded). */
   held: number;
@@ -137,7 +147,7 @@ export class Deliverer {
   onClaimed: (idle: boolean) => void = () => {};
 
   constructor(
-    private readonly db: DatabasePool,
+    private readonly db: HotPathDb,
     private readonly config: DelivererConfig,
     private readonly logger: Logger,
     private readonly metrics: ServiceMetrics,
@@ -215,10 +225,27 @@ export class Deliverer {
   private template(id: number): TemplateState {
     let state = this.templates.get(id);
     if (!state) {
-      state = { inFlight: 0, held: 0, failures: 0, openUntil: 0, cooldownMs: BREAKER_COOLDOWN_MS };
+      state = { settings: null, inFlight: 0, held: 0, failures: 0, openUntil: 0, cooldownMs: BREAKER_COOLDOWN_MS };
       this.templates.set(id, state);
     }
     return state;
+  }
+
+  /**
+   * The row's template settings, parsed only when its texts differ from the last row's (the
+   * template was changed): every row of one version gets the same objects, so the type's check
+   * of the configuration runs once per version (attemptDelivery).
+   */
+  private settingsOf(row: ClaimedNotification, state: TemplateState): TemplateSettings {
+    const known = state.settings;
+    if (known && known.configurationText === row.configurationText && known.messagesText === row.messagesText) return known;
+    state.settings = {
+      configurationText: row.configurationText,
+      messagesText: row.messagesText,
+      configuration: JSON.parse(row.configurationText) as Record<string, unknown>,
+      messages: row.messagesText === null ? null : JSON.parse(row.messagesText),
+    };
+    return state.settings;
   }
 
   /** May a row of this template start now? Its share of the concurrency, one at a time once its breaker reopens. */
@@ -326,12 +353,13 @@ export class Deliverer {
     const template = this.template(row.templateId);
     template.inFlight++;
     this.inFlight++;
+    const settings = this.settingsOf(row, template);
     const result = await attemptDelivery({
       notificationId: row.id,
       templateName: row.templateName,
       notificationType: row.notificationType,
-      configuration: row.configuration,
-      messages: row.messages,
+      configuration: settings.configuration,
+      messages: settings.messages,
       trigger: row.trigger,
       job: row.jobSnapshot,
       urlBase: this.config.urlBase,

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import type { ServiceConfig } from "../config.js";
-import { createDatabasePool, type DatabasePool } from "../db.js";
+import { createDatabasePool, createHotPathPool, type DatabasePool } from "../db.js";
 import { OperationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { createMetrics, type ServiceMetrics } from "../metrics.js";
@@ -62,7 +62,8 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
       "wrapup grace of the database set from NOTIFIER_WRAPUP_GRACE (notifier.settings.wrapup_grace)");
   }
   const metrics = createMetrics(() => readHealth(db), () => isDeliveryPaused(db));
-  const deliverer = new Deliverer(db, { ...config, worker }, logger, metrics);
+  const hotPath = await createHotPathPool(config.databaseUrl);
+  const deliverer = new Deliverer(hotPath, { ...config, worker }, logger, metrics);
   const listener = new Listener(config, logger, () => deliverer.wake());
   deliverer.onClaimed = (idle) => (idle ? listener.idle() : listener.busy());
   const sweeper = new Sweeper(db, { intervalSeconds: config.sweepIntervalSeconds }, logger);
@@ -84,6 +85,7 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
   } catch (error) {
     await attachments.stop();
     await listener.stop();
+    await hotPath.end();
     await db.end();
     throw error;
   }
@@ -102,6 +104,7 @@ export async function startNotifierService(config: ServiceConfig, options: Notif
     await listener.stop();
     await http?.close();
     await closeHttpPools();
+    await hotPath.end();
     await db.end();
     logger.info("stopped");
   };

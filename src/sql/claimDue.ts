@@ -1,29 +1,31 @@
-import { z } from "zod";
-import { sql, type CommonQueryMethods } from "../db.js";
-import { TRIGGERS, type JobSnapshot } from "../job.js";
+import type { HotPathDb } from "../db.js";
+import type { JobSnapshot, Trigger } from "../job.js";
 
 /** A row this process now holds under a lease, with what is needed to send it. */
-export const ClaimedNotification = z.object({
+export interface ClaimedNotification {
   /** notifications.id as text: the Idempotency-Key. */
-  id: z.string(),
+  id: string;
   /** The claim's token: outcomes and lease extensions name it (fenced, CONTRACT §5.11). */
-  leaseToken: z.string(),
-  jobId: z.number(),
-  trigger: z.enum(TRIGGERS),
+  leaseToken: string;
+  jobId: number;
+  trigger: Trigger;
   /** This attempt's number: the claim counted it (CONTRACT §5.9). */
-  attempts: z.number().int(),
-  jobSnapshot: z.custom<JobSnapshot>((value) => typeof value === "object" && value !== null),
-  deliveredTargets: z.array(z.string()),
+  attempts: number;
+  jobSnapshot: JobSnapshot;
+  deliveredTargets: string[];
   /** Rendered by an earlier attempt, reused so a retry sends the same message. */
-  subject: z.string().nullable(),
-  body: z.string().nullable(),
-  templateId: z.number(),
-  templateName: z.string(),
-  notificationType: z.string(),
-  configuration: z.record(z.unknown()),
-  messages: z.unknown(),
-});
-export type ClaimedNotification = z.infer<typeof ClaimedNotification>;
+  subject: string | null;
+  body: string | null;
+  templateId: number;
+  templateName: string;
+  notificationType: string;
+  /**
+   * The template's notification_configuration and messages as JSON text: the same text for every
+   * row of a template, so the deliverer parses and checks it once per template version.
+   */
+  configurationText: string;
+  messagesText: string | null;
+}
 
 export interface ClaimOptions {
   /** Identifies this process in locked_by. */
@@ -41,31 +43,28 @@ export interface ClaimOptions {
   skipTemplates?: readonly number[];
 }
 
+const CLAIM_DUE = `
+  select id::text as "id", lease_token::text as "leaseToken", job_id as "jobId", trigger, attempts,
+         job_snapshot as "jobSnapshot", delivered_targets as "deliveredTargets", subject, body,
+         template_id as "templateId", template_name as "templateName", notification_type as "notificationType",
+         notification_configuration::text as "configurationText", messages::text as "messagesText"
+    from notifier.claim_due($1, $2, make_interval(secs => $3::float8), $4::integer, $5::float8 * interval '1 second',
+                            $6::int8[], $7::int8[])`;
+
 /**
  * Claims up to `limit` due pending rows, oldest first, for `worker` until the lease ends, through
  * notifier.claim_due (migrations 11 and 42), whose plan PostgreSQL keeps for the session. Each
  * claim counts one attempt and hands out a fresh lease token; rows whose last attempt never
  * reported, or older than the maximum age, end failed there instead. Nothing is claimed while
- * notifier.settings.delivery_paused is set.
+ * notifier.settings.delivery_paused is set. A named statement: planned once per connection. The
+ * rows are the function's, typed by its declaration; nothing checks them again here.
  */
-export async function claimDue(db: CommonQueryMethods, options: ClaimOptions): Promise<readonly ClaimedNotification[]> {
-  return db.any(sql.type(ClaimedNotification)`
-    select id::text as "id",
-           lease_token::text as "leaseToken",
-           job_id as "jobId",
-           trigger,
-           attempts,
-           job_snapshot as "jobSnapshot",
-           delivered_targets as "deliveredTargets",
-           subject,
-           body,
-           template_id as "templateId",
-           template_name as "templateName",
-           notification_type as "notificationType",
-           notification_configuration as "configuration",
-           messages
-      from notifier.claim_due(${options.worker}, ${options.limit}, make_interval(secs => ${options.leaseSeconds}::float8),
-                              ${options.maxAttempts}::integer,
-                              ${options.maxAgeSeconds}::float8 * interval '1 second',
-                              ${sql.array(options.skipIds ?? [], "int8")}, ${sql.array(options.skipTemplates ?? [], "int8")})`);
+export async function claimDue(db: HotPathDb, options: ClaimOptions): Promise<ClaimedNotification[]> {
+  const { rows } = await db.query<ClaimedNotification>({
+    name: "notifier_claim_due",
+    text: CLAIM_DUE,
+    values: [options.worker, options.limit, options.leaseSeconds, options.maxAttempts, options.maxAgeSeconds,
+             options.skipIds ?? [], options.skipTemplates ?? []],
+  });
+  return rows;
 }

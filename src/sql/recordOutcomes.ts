@@ -1,5 +1,4 @@
-import { z } from "zod";
-import { sql, type CommonQueryMethods } from "../db.js";
+import type { HotPathDb } from "../db.js";
 import { sliceCodePoints, storableText } from "../text.js";
 
 /** Characters of an attempt's error kept on the row (the SQL keeps as many). */
@@ -43,36 +42,43 @@ export interface RecordPolicy {
 /** What the database made of the batch: the status each recorded row now has. */
 export type RecordedStatuses = Map<string, "pending" | "successful" | "failed">;
 
-const Recorded = z.object({ id: z.string(), status: z.enum(["pending", "successful", "failed"]) });
+const RECORD_OUTCOMES = `
+  select id::text as id, status
+    from notifier.record_outcomes($1::int8[], $2::uuid[], $3::text[], $4::text[], $5::int4[], $6::float8[],
+                                  $7::text[], $8::text[], $9::text[], $10::int4[], $11::jsonb[], $12::float8, $13::integer)`;
 
 /**
- * Records a batch of outcomes in one statement; SQL decides retry-or-fail and the backoff. Rows
- * whose lease token is no longer theirs are absent from the answer (another process holds them).
- * Every string is made storable first (no NUL, no lone surrogate), so a receiver's bytes cannot
- * fail the statement.
+ * Records a batch of outcomes in one statement (a named one: planned once per connection); SQL
+ * decides retry-or-fail and the backoff. Rows whose lease token is no longer theirs are absent
+ * from the answer (another process holds them). Every string is made storable first (no NUL, no
+ * lone surrogate), so a receiver's bytes cannot fail the statement.
  */
-export async function recordOutcomes(db: CommonQueryMethods, outcomes: readonly AttemptOutcome[], policy: RecordPolicy): Promise<RecordedStatuses> {
+export async function recordOutcomes(db: HotPathDb, outcomes: readonly AttemptOutcome[], policy: RecordPolicy): Promise<RecordedStatuses> {
   if (outcomes.length === 0) return new Map();
+  const column = <T>(pick: (outcome: AttemptOutcome) => T) => outcomes.map(pick);
   const text = (pick: (outcome: AttemptOutcome) => string | null, fit = (storable: string) => storable) =>
-    sql.array(outcomes.map((outcome) => {
+    column((outcome) => {
       const value = pick(outcome);
       return value === null ? null : fit(storableText(value));
-    }), "text");
-  const rows = await db.any(sql.type(Recorded)`
-    select id::text as id, status
-      from notifier.record_outcomes(
-        ${sql.array(outcomes.map((outcome) => outcome.id), "int8")},
-        ${sql.array(outcomes.map((outcome) => outcome.leaseToken), "uuid")},
-        ${sql.array(outcomes.map((outcome) => outcome.kind), "text")},
-        ${text((outcome) => outcome.error, (error) => sliceCodePoints(error, MAX_ERROR_CHARS - 1))},
-        ${sql.array(outcomes.map((outcome) => outcome.httpStatus), "int4")},
-        ${sql.array(outcomes.map((outcome) => outcome.retryAfterSeconds), "float8")},
-        ${text((outcome) => outcome.subject)},
-        ${text((outcome) => outcome.body)},
-        ${text((outcome) => outcome.recipients)},
-        ${sql.array(outcomes.map((outcome) => outcome.notificationsSent), "int4")},
-        ${sql.array(outcomes.map((outcome) => (outcome.deliveredTargets === null ? null : JSON.stringify(outcome.deliveredTargets.map(storableText)))), "jsonb")},
-        ${policy.retryDelaySeconds}::float8,
-        ${policy.maxAttempts}::integer)`);
+    });
+  const { rows } = await db.query<{ id: string; status: "pending" | "successful" | "failed" }>({
+    name: "notifier_record_outcomes",
+    text: RECORD_OUTCOMES,
+    values: [
+      column((outcome) => outcome.id),
+      column((outcome) => outcome.leaseToken),
+      column((outcome) => outcome.kind),
+      text((outcome) => outcome.error, (error) => sliceCodePoints(error, MAX_ERROR_CHARS - 1)),
+      column((outcome) => outcome.httpStatus),
+      column((outcome) => outcome.retryAfterSeconds),
+      text((outcome) => outcome.subject),
+      text((outcome) => outcome.body),
+      text((outcome) => outcome.recipients),
+      column((outcome) => outcome.notificationsSent),
+      column((outcome) => (outcome.deliveredTargets === null ? null : JSON.stringify(outcome.deliveredTargets.map(storableText)))),
+      policy.retryDelaySeconds,
+      policy.maxAttempts,
+    ],
+  });
   return new Map(rows.map((row) => [row.id, row.status]));
 }

@@ -1,9 +1,10 @@
-import { sql, type CommonQueryMethods } from "../db.js";
+import type { HotPathDb } from "../db.js";
 
 /**
  * On shutdown: gives back every row `worker` still holds, uncounting the attempt its claim counted,
  * so another process sends it now (notifier.release_claims, migration 43).
  */
-export async function releaseClaims(db: CommonQueryMethods, worker: string): Promise<number> {
-  return db.oneFirst(sql.unsafe`select notifier.release_claims(${worker}) as released`) as Promise<number>;
+export async function releaseClaims(db: HotPathDb, worker: string): Promise<number> {
+  const { rows } = await db.query<{ released: number }>("select notifier.release_claims($1)::int as released", [worker]);
+  return rows[0]!.released;
 }
