@@ -225,12 +225,25 @@ try {
   const sum = (key: string, pick: (span: SinkSpan) => number) => spans.get(key)!.reduce((total, span) => total + pick(span), 0);
   const rateOf = (key: string) => (spans.has(key) ? sum(key, (span) => span.requests) / (sum(key, (span) => span.ms) / 1000) : undefined);
   /** The benchmark processes' CPU (sender, PostgreSQL, sink: bench/sink.ts) per delivered request, over the rounds' spans. */
-  const cpuOf = (key: string) => (spans.has(key) ? sum(key, (span) => span.cpuMsPerRequest * span.requests) / sum(key, (span) => span.requests) : undefined);
-  const cpuText = (key: string) => `${(cpuOf(key)! * 1000).toFixed(0)} µs CPU/row`;
+  const perRow = (key: string, pick: (span: SinkSpan) => number) => sum(key, (span) => pick(span) * span.requests) / sum(key, (span) => span.requests);
+  const cpuOf = (key: string) => (spans.has(key) ? perRow(key, (span) => span.cpuMsPerRequest) : undefined);
+  const µs = (ms: number) => (ms * 1000).toFixed(0);
+  const cpuText = (key: string) => `${µs(cpuOf(key)!)} µs CPU/row`;
+  /** The CPU per row with its parts: the sender's own processes, PostgreSQL, the sink. */
+  const cpuParts = (key: string) => {
+    const postgres = perRow(key, (span) => span.postgresCpuMsPerRequest);
+    const sinkPart = perRow(key, (span) => span.sinkCpuMsPerRequest);
+    return `${cpuText(key)} (sender ${µs(cpuOf(key)! - postgres - sinkPart)}, PostgreSQL ${µs(postgres)}, sink ${µs(sinkPart)})`;
+  };
   const ceiling = rateOf("http_client_per_s");
   const graphile = rateOf("graphile_worker_per_s");
   for (const key of ["http_client_per_s", "graphile_worker_per_s", "delivery_per_s", "delivery_per_s_2_processes"]) {
-    if (spans.has(key)) results[key.replace(/per_s/, "cpu_ms_per_row")] = cpuOf(key);
+    if (!spans.has(key)) continue;
+    const cpuKey = key.replace(/per_s/, "cpu_ms_per_row");
+    results[cpuKey] = cpuOf(key);
+    results[`${cpuKey}_postgresql`] = perRow(key, (span) => span.postgresCpuMsPerRequest);
+    results[`${cpuKey}_sink`] = perRow(key, (span) => span.sinkCpuMsPerRequest);
+    process.stderr.write(`bench: ${key.replace(/_per_s.*/, "").replace(/_/g, " ")}: ${cpuParts(key)}\n`);
   }
   if (ceiling) {
     results.http_client_per_s = ceiling;

@@ -17,26 +17,33 @@ export interface SinkStats {
   /** Monotonic ms of the first and last request since the last reset (NaN before any). */
   firstMs: number;
   lastMs: number;
-  /** The benchmark processes' CPU milliseconds (see benchBusyMs) and the requests counted between two samples of it. */
-  cpu: { busyMs: number; requests: number };
+  /** The benchmark processes' CPU milliseconds (see benchCpuMs) and the requests counted between two samples of it. */
+  cpu: BenchCpu & { requests: number };
 }
 
 /** Milliseconds between two samples of /proc/stat: often enough for a span of a second or more, rarely enough to cost nothing. */
 export const CPU_SAMPLE_MS = 100;
 
+/** CPU milliseconds (user + system) of the benchmark's processes: all, and PostgreSQL's and the sink's of them. */
+export interface BenchCpu {
+  totalMs: number;
+  postgresMs: number;
+  sinkMs: number;
+}
+
 /**
- * CPU milliseconds (user + system) used so far by the benchmark's own processes: every process
- * descending from `rootPid` (the benchmark run: the sender under test, the embedded PostgreSQL
- * and its backends, this sink). Other work on the machine does not count. NaN off Linux.
+ * CPU used so far by the benchmark's own processes: every process descending from `rootPid` (the
+ * benchmark run: the sender under test, the embedded PostgreSQL and its backends, this sink).
+ * Other work on the machine does not count. NaN off Linux.
  */
-export function benchBusyMs(rootPid: number): number {
+export function benchCpuMs(rootPid: number): BenchCpu {
   let entries: string[];
   try {
     entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
   } catch {
-    return NaN;
+    return { totalMs: NaN, postgresMs: NaN, sinkMs: NaN };
   }
-  const processes = new Map<number, { parent: number; ticks: number }>();
+  const processes = new Map<number, { command: string; parent: number; ticks: number }>();
   for (const pid of entries) {
     let stat: string;
     try {
@@ -44,9 +51,13 @@ export function benchBusyMs(rootPid: number): number {
     } catch {
       continue; // exited meanwhile
     }
-    // The fields after the command name (which may hold spaces and parentheses): state, ppid, …
+    // The command name in parentheses (it may hold spaces), then state, ppid, … utime, stime.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    processes.set(Number(pid), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    processes.set(Number(pid), {
+      command: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+      parent: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+    });
   }
   const descends = (pid: number): boolean => {
     for (let current = pid, depth = 0; current > 1 && depth < 64; depth++) {
@@ -55,9 +66,15 @@ export function benchBusyMs(rootPid: number): number {
     }
     return false;
   };
-  let ticks = 0;
-  for (const [pid, process] of processes) if (descends(pid)) ticks += process.ticks;
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  const ms = (ticks: number) => (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  const cpu = { totalMs: 0, postgresMs: 0, sinkMs: 0 };
+  for (const [pid, { command, ticks }] of processes) {
+    if (!descends(pid)) continue;
+    cpu.totalMs += ms(ticks);
+    if (command === "postgres") cpu.postgresMs += ms(ticks);
+    if (pid === process.pid) cpu.sinkMs += ms(ticks);
+  }
+  return cpu;
 }
 
 /** Requests counted from the first to the last arrival, and the time between them. */
@@ -66,18 +83,25 @@ export interface SinkSpan {
   ms: number;
   /** The benchmark processes' CPU milliseconds per request over the span (NaN when it was too short to sample). */
   cpuMsPerRequest: number;
+  /** Of which PostgreSQL's (server and backends) and the sink's. */
+  postgresCpuMsPerRequest: number;
+  sinkCpuMsPerRequest: number;
 }
 
 export function sinkSpan(stats: SinkStats): SinkSpan {
-  return { requests: stats.count - 1, ms: stats.lastMs - stats.firstMs, cpuMsPerRequest: stats.cpu.busyMs / stats.cpu.requests };
+  const { cpu } = stats;
+  return {
+    requests: stats.count - 1, ms: stats.lastMs - stats.firstMs,
+    cpuMsPerRequest: cpu.totalMs / cpu.requests, postgresCpuMsPerRequest: cpu.postgresMs / cpu.requests, sinkCpuMsPerRequest: cpu.sinkMs / cpu.requests,
+  };
 }
 
 // The server runs only in the child (run.ts imports the types and sinkSpan above).
 if (process.send) {
-  const emptyStats = (): SinkStats => ({ count: 0, firstMs: NaN, lastMs: NaN, cpu: { busyMs: 0, requests: 0 } });
+  const emptyStats = (): SinkStats => ({ count: 0, firstMs: NaN, lastMs: NaN, cpu: { totalMs: 0, postgresMs: 0, sinkMs: 0, requests: 0 } });
   let stats = emptyStats();
   /** The first sample of the span (at the first request) and the time of the latest. */
-  let firstSample = { busyMs: NaN, count: 0 };
+  let firstSample: BenchCpu = { totalMs: NaN, postgresMs: NaN, sinkMs: NaN };
   let lastSampleMs = NaN;
   let arrivals: Map<string, number> | null = null;
   let countWaiters: Array<{ count: number; resolve: () => void }> = [];
@@ -90,9 +114,14 @@ if (process.send) {
       stats.lastMs = now;
       stats.count++;
       if (stats.count === 1 || now - lastSampleMs >= CPU_SAMPLE_MS) {
-        const busyMs = benchBusyMs(process.ppid);
-        if (stats.count === 1) firstSample = { busyMs, count: 1 };
-        else stats.cpu = { busyMs: busyMs - firstSample.busyMs, requests: stats.count - firstSample.count };
+        const sample = benchCpuMs(process.ppid);
+        if (stats.count === 1) firstSample = sample;
+        else {
+          stats.cpu = {
+            totalMs: sample.totalMs - firstSample.totalMs, postgresMs: sample.postgresMs - firstSample.postgresMs,
+            sinkMs: sample.sinkMs - firstSample.sinkMs, requests: stats.count - 1,
+          };
+        }
         lastSampleMs = now;
       }
       const key = request.headers["idempotency-key"];
