@@ -6,6 +6,7 @@ import {
   defaultsContext, renderContext, renderLean, renderNotification, renderTemplate, type OutputContext,
 } from "../src/render/render.js";
 import { NOTIFICATION_TYPE_NAMES } from "../src/types/type.js";
+import { sampleJob } from "./helpers/delivery.js";
 
 /**
  * The lean renderers of the defaults (defaults.ts) against liquidjs: generated snapshots rendered
@@ -98,10 +99,12 @@ describe("the lean renderers of the defaults", () => {
   test("take most generated snapshots, and leave to liquid those with a value they do not reproduce", () => {
     expect(LEAN_CASES.length).toBeGreaterThan(CASES.length * 0.6);
     expect(LEAN_CASES.length).toBeLessThan(CASES.length);
-    const odd = { ...CASES[0]!.job, kind: "job" as const };
-    expect(defaultsContext({ ...odd, name: { a: 1 } as unknown as string }, URL_BASES[0]!)).toBeNull();
-    expect(defaultsContext({ ...odd, kind: "toString" as JobSnapshot["kind"] }, URL_BASES[0]!)).toBeNull();
-    expect(defaultsContext({ ...odd, host_names: { failures: [1 as unknown as string] } }, URL_BASES[0]!)).toBeNull();
+    const job = sampleJob({ status: "failed", host_names: { failures: ["web1"] } });
+    expect(defaultsContext(job, URL_BASES[0]!)).not.toBeNull();
+    expect(defaultsContext({ ...job, name: { a: 1 } as unknown as string }, URL_BASES[0]!)).toBeNull();
+    expect(defaultsContext({ ...job, status: true as unknown as JobSnapshot["status"] }, URL_BASES[0]!)).toBeNull();
+    expect(defaultsContext({ ...job, kind: "toString" as JobSnapshot["kind"] }, URL_BASES[0]!)).toBeNull();
+    expect(defaultsContext({ ...job, host_names: { failures: ["web1", 1 as unknown as string] } }, URL_BASES[0]!)).toBeNull();
   });
 
   test("write every default, in every output context, byte for byte as liquid does", () => {
