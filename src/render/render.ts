@@ -1,10 +1,13 @@
 import { EchoTag, Filter, Liquid, Output, TypeGuards, toValueSync, type Template, type Value } from "liquidjs";
 import { UsageError } from "../errors.js";
-import { FRIENDLY_NAMES, HOST_BUCKETS, type JobSnapshot, type Trigger } from "../job.js";
+import { FRIENDLY_NAMES, HOST_BUCKETS, HOST_NAMES_PER_BUCKET, type HostBucket, type JobSnapshot, type Trigger } from "../job.js";
 import type { NotificationTypeName } from "../types/type.js";
 import { urlUnder } from "../types/http.js";
 import { notificationTypes } from "../types/index.js";
-import { DEFAULT_APPROVAL_MESSAGES, DEFAULT_TEXT_BODY } from "./defaults.js";
+import {
+  DEFAULT_APPROVAL_MESSAGES, DEFAULT_JSON_BODY, DEFAULT_TEXT_BODY, LEAN_DEFAULTS,
+  type DefaultsContext, type PlainValue, type WriteOutput,
+} from "./defaults.js";
 import { chooseMessage, customMessageFor, messagesProblem, type ApprovalState } from "./messages.js";
 
 /**
@@ -97,6 +100,18 @@ const ESCAPES: Record<Exclude<OutputContext, "text">, { name: string; handler: (
   slack: { name: "slack_text", handler: slackText },
 };
 
+/**
+ * How the lean renderers of the defaults write an output, by context: as escapeOutputs has liquid
+ * write it. No output of a default stands inside a JSON string literal of its text, so "json"
+ * escapes none (test/renderDefaults.test.ts renders every default in every context both ways).
+ */
+const LEAN_WRITERS: Record<OutputContext, WriteOutput> = { text: outputText, json: outputText, slack: slackText };
+
+/** A default template built by its lean renderer (defaults.ts), or null when it has none. */
+export function renderLean(source: string, values: DefaultsContext, outputContext: OutputContext): string | null {
+  return LEAN_DEFAULTS.get(source)?.(values, LEAN_WRITERS[outputContext]) ?? null;
+}
+
 /** Every template node in source order's tree: tags' children too (partials cannot exist here). */
 function* allNodes(templates: Template[]): Generator<Template> {
   for (const template of templates) {
@@ -160,6 +175,12 @@ function parse(source: string, context: OutputContext = "text"): Template[] {
   return templates;
 }
 
+/** Renders one template through liquidjs, its outputs escaped for `outputContext`. */
+export function renderTemplate(source: string, context: Record<string, unknown>, outputContext: OutputContext): string {
+  // Synchronous: nothing here waits on I/O, and it renders about twice as fast as render().
+  return liquid.renderSync(parse(source, outputContext), context);
+}
+
 /**
  * The job's page: `urlBase` + `/jobs/<kind>/<id>`, or, when `urlBase` contains `{id}` (and
  * optionally `{kind}`), `urlBase` with those placeholders replaced, for host systems with other
@@ -213,9 +234,9 @@ export function jobMetadata(job: JobSnapshot, url: string): Record<string, unkno
  * The host names of each bucket (`job.hosts.failures`…, at most HOST_NAMES_PER_BUCKET each, empty
  * when none) and how many names of each were left out (`job.hosts_omitted.failures`…).
  */
-function hostLists(job: JobSnapshot): { hosts: Record<string, string[]>; hosts_omitted: Record<string, number> } {
-  const hosts: Record<string, string[]> = {};
-  const omitted: Record<string, number> = {};
+function hostLists(job: JobSnapshot): { hosts: Record<HostBucket, string[]>; hosts_omitted: Record<HostBucket, number> } {
+  const hosts = {} as Record<HostBucket, string[]>;
+  const omitted = {} as Record<HostBucket, number>;
   for (const bucket of HOST_BUCKETS) {
     const names = job.host_names?.[bucket];
     hosts[bucket] = Array.isArray(names) ? names : [];
@@ -229,7 +250,8 @@ function hostLists(job: JobSnapshot): { hosts: Record<string, string[]>; hosts_o
  * AWX's approval variables: the approval's name, its workflow job's page (`extra.workflow_job_id`
  * names it; else the approval's own page) and its state.
  */
-function approvalContext(job: JobSnapshot, urlBase: string, url: string, state: ApprovalState | null): Record<string, unknown> {
+function approvalContext(job: JobSnapshot, urlBase: string, url: string, state: ApprovalState | null):
+  { approval_node_name?: string; workflow_url?: string; approval_status?: ApprovalState } {
   if (state === null) return {};
   const workflowJobId = job.extra?.workflow_job_id;
   const workflowUrl = typeof workflowJobId === "number" || typeof workflowJobId === "string"
@@ -269,18 +291,63 @@ export function renderContext(job: JobSnapshot, urlBase: string, approvalState: 
   };
 }
 
+function isPlainValue(value: unknown): value is PlainValue {
+  return typeof value === "string" || typeof value === "number" || value == null;
+}
+
+/**
+ * The values of renderContext that the defaults read, for their lean renderers (defaults.ts), or
+ * null when one is of a type whose liquid output they do not reproduce: anything but a string, a
+ * number or nil, or host lists other than at most HOST_NAMES_PER_BUCKET strings of at most
+ * RENDER_LIMITS.outputChars characters in all (far below what liquid's memory limit lets `join`
+ * build). The job metadata is stringified on first read: only the bodies read it.
+ */
+export function defaultsContext(job: JobSnapshot, urlBase: string, approvalState: ApprovalState | null = null): DefaultsContext | null {
+  const url = jobUrl(urlBase, job);
+  const friendlyName = FRIENDLY_NAMES[job.kind] ?? job.kind;
+  if (![friendlyName, job.id, job.name, job.status].every(isPlainValue)) return null;
+  const { hosts, hosts_omitted } = hostLists(job);
+  const { failures, dark } = hosts;
+  if (failures.length > HOST_NAMES_PER_BUCKET || dark.length > HOST_NAMES_PER_BUCKET) return null;
+  const listed: unknown[] = [...failures, ...dark];
+  if (!listed.every((name) => typeof name === "string")) return null;
+  if (listed.reduce((chars, name) => chars + name.length, 0) > RENDER_LIMITS.outputChars) return null;
+  const { approval_node_name, workflow_url } = approvalContext(job, urlBase, url, approvalState);
+  let metadata: string | undefined;
+  return {
+    job_friendly_name: friendlyName,
+    url,
+    job: {
+      id: job.id,
+      name: job.name,
+      status: job.status,
+      host_status_counts_unavailable: hostCountsUnavailable(job),
+      hosts,
+      hosts_omitted,
+    },
+    approval_node_name,
+    workflow_url,
+    get job_metadata() {
+      return metadata ??= JSON.stringify(jobMetadata(job, url), null, 4);
+    },
+  };
+}
+
 /**
  * Renders a row's subject (one line) and body from the template's custom messages for the
  * row (chooseMessage: the trigger's, `canceled` before `error` for a canceled job, a workflow
  * approval's state), falling back to the defaults per part (as AWX: an empty custom part means
- * the default). Throws RenderError naming the template and the part at fault.
+ * the default). A default part is built by its lean renderer (defaults.ts) when its values allow,
+ * else rendered through liquidjs like a custom one; `liquidOnly` renders every part through
+ * liquidjs (the reference the lean renderers are tested and benchmarked against). Throws
+ * RenderError naming the template and the part at fault.
  */
 export async function renderNotification(input: {
   template: { name: string; notification_type: NotificationTypeName; messages: unknown };
   trigger: Trigger;
   job: JobSnapshot;
   urlBase: string;
-}): Promise<{ subject: string; body: string | null }> {
+}, options: { liquidOnly?: boolean } = {}): Promise<{ subject: string; body: string | null }> {
   const { template, trigger } = input;
   const fail = (problem: string): never => {
     throw new RenderError(`template "${template.name}": ${problem}`);
@@ -296,41 +363,53 @@ export async function renderNotification(input: {
     fail((error as Error).message);
   }
   const { custom } = chosen;
-  const context = renderContext(input.job, input.urlBase, choice.approvalState);
+  // Each context is built when a part first needs it: the lean values are a fraction of the whole.
+  let context: Record<string, unknown> | undefined;
+  let defaults: DefaultsContext | null | undefined;
   const where = (part: "message" | "body") => chosen.where[part] ?? `default ${part}`;
   const approvalDefault = choice.approvalState ? DEFAULT_APPROVAL_MESSAGES[choice.approvalState] : null;
   // An approval's default body replaces the text body only (JSON bodies stay the job metadata).
   const defaultBody = approvalDefault && type.defaultMessages.body === DEFAULT_TEXT_BODY ? approvalDefault.body : type.defaultMessages.body;
 
-  const render = (part: "message" | "body", source: string, outputContext: OutputContext): string => {
-    let output: string;
-    try {
-      // Synchronous: nothing here waits on I/O, and it renders about twice as fast as render().
-      output = liquid.renderSync(parse(source, outputContext), context);
-    } catch (error) {
-      return fail(`${where(part)}: ${oneLine(error)}`);
+  /** A part's text and whether its lean renderer built it. */
+  const render = (part: "message" | "body", source: string, outputContext: OutputContext): { output: string; lean: boolean } => {
+    let output: string | null = null;
+    if (!custom[part] && !options.liquidOnly && LEAN_DEFAULTS.has(source)) {
+      defaults ??= defaultsContext(input.job, input.urlBase, choice.approvalState);
+      if (defaults) output = renderLean(source, defaults, outputContext);
+    }
+    const lean = output !== null;
+    if (output === null) {
+      context ??= renderContext(input.job, input.urlBase, choice.approvalState);
+      try {
+        output = renderTemplate(source, context, outputContext);
+      } catch (error) {
+        return fail(`${where(part)}: ${oneLine(error)}`);
+      }
     }
     if (output.length > RENDER_LIMITS.outputChars) {
       fail(`${where(part)}: longer than ${RENDER_LIMITS.outputChars} characters after rendering`);
     }
-    return output;
+    return { output, lean };
   };
 
   const subject = render("message", custom.message || approvalDefault?.message || type.defaultMessages.message,
                          SLACK_MARKUP_TYPES.has(type.name) ? "slack" : "text")
+    .output
     .replace(/\s*[\r\n]+\s*/g, " ")
     .trim();
   const bodySource = custom.body || defaultBody;
   const body = bodySource == null ? null : render("body", bodySource, type.bodyFormat === "json" ? "json" : "text");
 
-  if (body != null && type.bodyFormat === "json") {
+  // The lean JSON body is JSON.stringify's output: valid JSON by construction.
+  if (body != null && type.bodyFormat === "json" && !(body.lean && bodySource === DEFAULT_JSON_BODY)) {
     try {
-      JSON.parse(body);
+      JSON.parse(body.output);
     } catch (error) {
       fail(`${where("body")}: not valid JSON after rendering (${oneLine(error)})`);
     }
   }
-  return { subject, body };
+  return { subject, body: body?.output ?? null };
 }
 
 /**
