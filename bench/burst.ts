@@ -30,20 +30,25 @@ async function runningJobs(url: string, jobs: number): Promise<number> {
 }
 
 /**
- * The writers: job `first + i` is finished by writer i mod BURST_WRITERS, back to back. `finish`
- * runs the final status's transaction on the writer's client. Returns each job's last COMMIT time.
+ * The writers: job `first + i` is finished by writer i mod BURST_WRITERS, back to back — or, with
+ * a `pace`, each job no sooner than pace[i] ms after the burst began. `finish` runs the final
+ * status's transaction on the writer's client. Returns each job's last COMMIT time.
  */
-async function burst(url: string, first: number, jobs: number, finish: (client: pg.Client, jobId: number) => Promise<void>): Promise<Map<number, number>> {
+async function burst(url: string, first: number, jobs: number, finish: (client: pg.Client, jobId: number) => Promise<void>,
+                     pace?: readonly number[]): Promise<Map<number, number>> {
   const clients = await Promise.all(Array.from({ length: BURST_WRITERS }, async () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     return client;
   }));
   const committedAt = new Map<number, number>();
+  const began = monotonicMs();
   try {
     await Promise.all(clients.map(async (client, writer) => {
       for (let i = writer; i < jobs; i += BURST_WRITERS) {
         const jobId = first + i;
+        const wait = pace ? began + pace[i]! - monotonicMs() : 0;
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         await client.query({ name: "wrapup", text: WRAPUP, values: [jobId] });
         await finish(client, jobId);
         committedAt.set(jobId, monotonicMs());
@@ -55,7 +60,11 @@ async function burst(url: string, first: number, jobs: number, finish: (client: 
   return committedAt;
 }
 
-export async function measureBurst(url: string, sink: BenchChild, sinkUrl: string, jobs: number, concurrency: number): Promise<LatencyResult> {
+/**
+ * The product's burst; with `pace` (another burst's commitTimes), its writers finish each job no
+ * sooner than that burst did, so both sides see rows arrive at the same rate.
+ */
+export async function measureBurst(url: string, sink: BenchChild, sinkUrl: string, jobs: number, concurrency: number, pace?: readonly number[]): Promise<BurstResult> {
   await subscribeSink(url, sinkUrl);
   const first = await runningJobs(url, jobs);
   await adminQuery(url, "vacuum analyze");
@@ -66,7 +75,7 @@ export async function measureBurst(url: string, sink: BenchChild, sinkUrl: strin
     await new Promise((resolve) => setTimeout(resolve, 500)); // let the service fall asleep
     committedAt = await burst(url, first, jobs, async (client, jobId) => {
       await client.query({ name: "finish", text: FINISH, values: [jobId] });
-    });
+    }, pace);
     const stats = await sink.call<SinkStats>("waitFor", { count: jobs, timeoutMs: 60_000 });
     if (stats.count < jobs) throw new Error(`only ${stats.count} of ${jobs} notifications arrived within 60 s`);
   } finally {
@@ -76,10 +85,29 @@ export async function measureBurst(url: string, sink: BenchChild, sinkUrl: strin
   const rows = (await adminQuery(url, "select id::text as id, job_id::int as job from notifier.notifications order by job_id")).rows as Array<{ id: string; job: number }>;
   if (rows.length !== jobs) throw new Error(`${jobs} jobs finished but ${rows.length} notifications exist`);
   const byKey = new Map(rows.map((row) => [row.id, committedAt.get(row.job)!]));
-  return latencyStats(byKey, new Map(await sink.call<Array<[string, number]>>("arrivals")), 0);
+  return burstResult(byKey, committedAt, first, await sink.call<Array<[string, number]>>("arrivals"));
 }
 
-export async function measureGraphileBurst(url: string, sink: BenchChild, sinkUrl: string, body: string, jobs: number, concurrency: number): Promise<LatencyResult> {
+/**
+ * A burst's latency, and how long its writers took from the first COMMIT to the last: the rate
+ * rows arrived at, which sets how long a queue builds up (the product's writers, with one
+ * statement per transaction and no NOTIFY while the service is awake, finish sooner than
+ * graphile-worker's, which add a job and NOTIFY in each).
+ */
+export interface BurstResult extends LatencyResult {
+  commitSpanMs: number;
+  /** Each job's COMMIT, in ms after the first, by job index: the pace of a burst that follows this one. */
+  commitTimes: number[];
+}
+
+function burstResult(byKey: Map<string, number>, committedAt: Map<number, number>, first: number, arrivals: Array<[string, number]>): BurstResult {
+  const start = Math.min(...committedAt.values());
+  const commitTimes: number[] = [];
+  for (const [jobId, at] of committedAt) commitTimes[jobId - first] = at - start;
+  return { ...latencyStats(byKey, new Map(arrivals), 0), commitSpanMs: Math.max(...commitTimes), commitTimes };
+}
+
+export async function measureGraphileBurst(url: string, sink: BenchChild, sinkUrl: string, body: string, jobs: number, concurrency: number): Promise<BurstResult> {
   const first = await runningJobs(url, jobs);
   const worker = await startGraphileWorker(url, concurrency);
   let committedAt: Map<number, number>;
@@ -103,5 +131,5 @@ export async function measureGraphileBurst(url: string, sink: BenchChild, sinkUr
     await worker.stop();
   }
   const byKey = new Map([...committedAt].map(([jobId, at]) => [`gw-${jobId}`, at]));
-  return latencyStats(byKey, new Map(await sink.call<Array<[string, number]>>("arrivals")), 0);
+  return burstResult(byKey, committedAt, first, await sink.call<Array<[string, number]>>("arrivals"));
 }

@@ -11,10 +11,9 @@ import { createBareTables, describeMachine, openBenchServer } from "./database.j
 import { enqueueGraphileJobs, measureGraphileLatency } from "./graphileWorker.js";
 import { sinkSpan, type SinkSpan, type SinkStats } from "./sink.js";
 import { measureAttachedNotifyingTransitions, measureAttachedOrdinaryWrites } from "./attached.js";
-import type { LatencyResult } from "./latency.js";
 import { measureNotifyingTransitions, measureOrdinaryWrites, WRITE_CLIENTS } from "./writes.js";
 import { measureDelivery, measureLatency, startService } from "./service.js";
-import { BURST_WRITERS, measureBurst, measureGraphileBurst } from "./burst.js";
+import { BURST_WRITERS, measureBurst, measureGraphileBurst, type BurstResult } from "./burst.js";
 
 const quick = process.argv.includes("--quick");
 /** `--only ceiling,delivery`: run only the phases whose names contain one of these words. */
@@ -176,33 +175,58 @@ try {
     { key: "graphile_worker_burst", measure: async (round: number) =>
       measureGraphileBurst(await server.createDatabase(`graphile_burst_${round}`), sink, sinkUrl, SAMPLE_BODY, plan.burstJobs, HTTP_CONCURRENCY) },
   ];
-  const bursts = new Map<string, LatencyResult[]>();
+  const bursts = new Map<string, BurstResult[]>();
   for (let round = 0; round < plan.burstRounds; round++) {
     for (const side of round % 2 === 0 ? burstSides : [...burstSides].reverse()) {
       const result = await phase(`${side.key.replace(/_/g, " ")} (round ${round + 1})`, () => side.measure(round));
       if (result) bursts.set(side.key, [...(bursts.get(side.key) ?? []), result]);
     }
+    // The product again with its writers held to the COMMIT times graphile-worker's writers just
+    // had: the same rows arriving at the same rate, whatever either side's writes cost.
+    const graphileRound = bursts.get("graphile_worker_burst")?.[round];
+    if (!graphileRound) continue;
+    const paced = await phase(`burst at graphile-worker's pace (round ${round + 1})`, async () =>
+      measureBurst(await server.createDatabase(`burst_paced_${round}`), sink, sinkUrl, plan.burstJobs, HTTP_CONCURRENCY, graphileRound.commitTimes));
+    if (paced) bursts.set("burst_paced", [...(bursts.get("burst_paced") ?? []), paced]);
   }
   const pooled = (key: string) => {
     const rounds = bursts.get(key);
     if (!rounds || rounds.length === 0) return undefined;
-    const mean = (pick: (result: LatencyResult) => number) => rounds.reduce((sum, result) => sum + pick(result), 0) / rounds.length;
-    return { p50: mean((r) => r.p50), p99: mean((r) => r.p99), max: Math.max(...rounds.map((r) => r.max)), rounds: rounds.map((r) => ({ p50: r.p50, p99: r.p99, max: r.max })) };
+    const mean = (pick: (result: BurstResult) => number) => rounds.reduce((sum, result) => sum + pick(result), 0) / rounds.length;
+    return {
+      p50: mean((r) => r.p50), p99: mean((r) => r.p99), max: Math.max(...rounds.map((r) => r.max)), commitSpanMs: mean((r) => r.commitSpanMs),
+      rounds: rounds.map((r) => ({ p50: r.p50, p99: r.p99, max: r.max, commit_span_ms: r.commitSpanMs })),
+    };
   };
   const productBurst = pooled("burst");
   const graphileBurst = pooled("graphile_worker_burst");
   if (productBurst) {
     Object.assign(results, { burst_latency_p50_ms: productBurst.p50, burst_latency_p99_ms: productBurst.p99, burst_latency_max_ms: productBurst.max,
+      burst_commit_span_ms: productBurst.commitSpanMs,
       burst_rounds: productBurst.rounds, burst_jobs: plan.burstJobs, burst_writers: BURST_WRITERS });
   }
   if (graphileBurst) {
     Object.assign(results, { graphile_worker_burst_latency_p50_ms: graphileBurst.p50, graphile_worker_burst_latency_p99_ms: graphileBurst.p99,
-      graphile_worker_burst_latency_max_ms: graphileBurst.max, graphile_worker_burst_rounds: graphileBurst.rounds });
+      graphile_worker_burst_latency_max_ms: graphileBurst.max, graphile_worker_burst_rounds: graphileBurst.rounds,
+      graphile_worker_burst_commit_span_ms: graphileBurst.commitSpanMs });
   }
   for (const key of ["p50", "p99"] as const) {
     if (!productBurst) break;
     table.push([`burst of ${plan.burstJobs} jobs, ${BURST_WRITERS} writers, ${key}`, `${productBurst[key].toFixed(1)} ms`,
       graphileBurst ? `graphile-worker ${graphileBurst[key].toFixed(1)} ms` : "", graphileBurst ? times(productBurst[key] / graphileBurst[key]) : "", "≤ 0.8× gw"]);
+  }
+  if (productBurst) {
+    table.push(["  … the writers' first to last COMMIT", `${productBurst.commitSpanMs.toFixed(0)} ms`,
+      graphileBurst ? `graphile-worker's ${graphileBurst.commitSpanMs.toFixed(0)} ms` : "", "", ""]);
+  }
+  const pacedBurst = pooled("burst_paced");
+  if (pacedBurst && graphileBurst) {
+    Object.assign(results, { burst_paced_latency_p50_ms: pacedBurst.p50, burst_paced_latency_p99_ms: pacedBurst.p99,
+      burst_paced_latency_max_ms: pacedBurst.max, burst_paced_commit_span_ms: pacedBurst.commitSpanMs, burst_paced_rounds: pacedBurst.rounds });
+    for (const key of ["p50", "p99"] as const) {
+      table.push([`  … at graphile-worker's pace, ${key}`, `${pacedBurst[key].toFixed(1)} ms`, `graphile-worker ${graphileBurst[key].toFixed(1)} ms`,
+        times(pacedBurst[key] / graphileBurst[key]), ""]);
+    }
   }
 
   // The four senders drain the same backlog size into the same sink, in rounds ordered A B C D,
