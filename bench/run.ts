@@ -261,13 +261,13 @@ try {
   };
   const ceiling = rateOf("http_client_per_s");
   const graphile = rateOf("graphile_worker_per_s");
-  for (const key of ["http_client_per_s", "graphile_worker_per_s", "delivery_per_s", "delivery_per_s_2_processes"]) {
+  for (const { name, key } of senders) {
     if (!spans.has(key)) continue;
     const cpuKey = key.replace(/per_s/, "cpu_ms_per_row");
     results[cpuKey] = cpuOf(key);
     results[`${cpuKey}_postgresql`] = perRow(key, (span) => span.postgresCpuMsPerRequest);
     results[`${cpuKey}_sink`] = perRow(key, (span) => span.sinkCpuMsPerRequest);
-    process.stderr.write(`bench: ${key.replace(/_per_s.*/, "").replace(/_/g, " ")}: ${cpuParts(key)}\n`);
+    process.stderr.write(`bench: ${name}: ${cpuParts(key)}\n`);
   }
   if (ceiling) {
     results.http_client_per_s = ceiling;

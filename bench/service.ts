@@ -22,15 +22,20 @@ export async function subscribeSink(url: string, sinkUrl: string): Promise<void>
   await adminQuery(url, `insert into notifier.subscriptions (notification_template_id, trigger) select id, 'success' from notifier.notification_templates`);
 }
 
-/** A `listen` process with its log level at warn (a log line per send is not what is measured). */
+/**
+ * A `listen` process with its log level at warn (a log line per send is not what is measured), or
+ * at BENCH_SERVICE_LOG_LEVEL (`info`, the default of a real service, to see what its line per
+ * sent row costs).
+ */
 export async function startService(url: string, concurrency: number): Promise<ChildProcess & { stopService(): Promise<void> }> {
   const port = await freePort();
   // `npm run bench -- --cpu-prof`: a V8 CPU profile of each service process (bench/profiles).
   const profile = process.argv.includes("--cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${path.join(PACKAGE_ROOT, "bench", "profiles")}`] : [];
   const child = spawn(process.execPath, [...profile, CLI, "listen", "--concurrency", String(concurrency), "--http", `127.0.0.1:${port}`], {
     cwd: PACKAGE_ROOT,
-    env: { ...process.env, DATABASE_URL: url, NOTIFIER_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, DATABASE_URL: url, NOTIFIER_LOG_LEVEL: process.env.BENCH_SERVICE_LOG_LEVEL ?? "warn" },
+    // At a chosen log level its lines are written (pino, synchronously) to /dev/null, not shown.
+    stdio: ["ignore", process.env.BENCH_SERVICE_LOG_LEVEL ? "ignore" : "inherit", "inherit"],
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
