@@ -45,11 +45,16 @@ function maskedPath(url: URL): string {
   return url.pathname.split("/").map((segment) => (looksLikeToken(segment) ? MASKED_SEGMENT : segment)).join("/");
 }
 
+/** The last URL displayUrl showed: every sent row of a template shows the same one (its recipients). */
+let lastDisplayed = { raw: "", shown: "(invalid URL)" };
+
 /** A URL for an error line: no user info, the query as `?…`, token-like path segments masked. */
 export function displayUrl(raw: string): string {
+  if (raw === lastDisplayed.raw) return lastDisplayed.shown;
   const url = parse(raw);
-  if (!url) return "(invalid URL)";
-  return `${url.protocol}//${url.host}${maskedPath(url)}${url.search ? "?…" : ""}`;
+  const shown = url ? `${url.protocol}//${url.host}${maskedPath(url)}${url.search ? "?…" : ""}` : "(invalid URL)";
+  lastDisplayed = { raw, shown };
+  return shown;
 }
 
 /**
