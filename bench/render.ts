@@ -5,7 +5,8 @@
  * Standalone, no database: `npx tsx bench/render.ts [rows]`. Prints µs per row and the ratio.
  */
 import type { JobSnapshot } from "../src/job.js";
-import { renderNotification } from "../src/render/render.js";
+import { messageFormat, renderNotification } from "../src/render/render.js";
+import { notificationTypes } from "../src/types/index.js";
 import type { NotificationTypeName } from "../src/types/type.js";
 
 const ROWS = Number(process.argv[2] ?? 20_000);
@@ -34,7 +35,8 @@ function snapshot(index: number): JobSnapshot {
 
 function rows(type: NotificationTypeName) {
   return Array.from({ length: ROWS }, (_, index) => ({
-    template: { name: `${type}-default`, notification_type: type, messages: null },
+    template: { name: `${type}-default`, messages: null },
+    format: messageFormat(notificationTypes[type]),
     trigger: index % 4 === 0 ? "error" as const : "success" as const,
     job: snapshot(index),
     urlBase: URL_BASE,

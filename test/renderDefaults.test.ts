@@ -3,8 +3,9 @@ import { JOB_KINDS, JOB_STATUSES, TRIGGERS, type JobSnapshot } from "../src/job.
 import { LEAN_DEFAULTS } from "../src/render/defaults.js";
 import { APPROVAL_STATES, type ApprovalState } from "../src/render/messages.js";
 import {
-  defaultsContext, renderContext, renderLean, renderNotification, renderTemplate, type OutputContext,
+  defaultsContext, messageFormat, renderContext, renderLean, renderNotification, renderTemplate, type OutputContext,
 } from "../src/render/render.js";
+import { notificationTypes } from "../src/types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../src/types/type.js";
 import { sampleJob } from "./helpers/delivery.js";
 
@@ -165,7 +166,7 @@ describe("the lean renderers of the defaults", () => {
       for (const trigger of TRIGGERS) {
         for (const [index, { job, urlBase }] of CASES.slice(0, 120).entries()) {
           const messages = messagesVariants[index % messagesVariants.length];
-          const input = { template: { name: "t", notification_type, messages }, trigger, job, urlBase };
+          const input = { template: { name: "t", messages }, format: messageFormat(notificationTypes[notification_type]), trigger, job, urlBase };
           const outcome = (rendered: Promise<unknown>) => rendered.then((value) => ({ value }), (error: Error) => ({ error: `${error.name}: ${error.message}` }));
           const lean = await outcome(renderNotification(input));
           const liquid = await outcome(renderNotification(input, { liquidOnly: true }));

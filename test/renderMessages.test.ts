@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { UsageError } from "../src/errors.js";
 import type { JobSnapshot, Trigger } from "../src/job.js";
-import { checkTemplateMessages, renderNotification } from "../src/render/render.js";
+import { checkTemplateMessages, messageFormat, renderNotification } from "../src/render/render.js";
+import { notificationTypes } from "../src/types/index.js";
 import type { NotificationTypeName } from "../src/types/type.js";
 import { sampleJob } from "./helpers/delivery.js";
 
@@ -12,7 +13,8 @@ const URL_BASE = "https://awx.example.com";
 
 function render(options: { type?: NotificationTypeName; messages?: unknown; trigger: Trigger; job?: Partial<JobSnapshot> }) {
   return renderNotification({
-    template: { name: "t", notification_type: options.type ?? "webhook", messages: options.messages ?? null },
+    template: { name: "t", messages: options.messages ?? null },
+    format: messageFormat(notificationTypes[options.type ?? "webhook"]),
     trigger: options.trigger,
     job: sampleJob(options.job),
     urlBase: URL_BASE,

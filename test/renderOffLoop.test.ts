@@ -1,11 +1,13 @@
 import { describe, expect, test } from "vitest";
-import { RenderError } from "../src/render/render.js";
+import { messageFormat, RenderError } from "../src/render/render.js";
 import { renderOffLoop } from "../src/render/renderOffLoop.js";
+import { webhook } from "../src/types/webhook.js";
 import { sampleJob } from "./helpers/delivery.js";
 
 const SLOW = "{% for i in (1..3000) %}{% for j in (1..3000) %}{{ job.id }}{% endfor %}{% endfor %}";
 const input = (name: string, messages: unknown) => ({
-  template: { name, notification_type: "webhook" as const, messages },
+  template: { name, messages },
+  format: messageFormat(webhook),
   trigger: "success" as const,
   job: sampleJob(),
   urlBase: "https://awx.example.com",

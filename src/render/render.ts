@@ -1,9 +1,8 @@
 import { EchoTag, Filter, Liquid, Output, TypeGuards, toValueSync, type Template, type Value } from "liquidjs";
 import { UsageError } from "../errors.js";
 import { FRIENDLY_NAMES, HOST_BUCKETS, HOST_NAMES_PER_BUCKET, type HostBucket, type JobSnapshot, type Trigger } from "../job.js";
-import type { NotificationTypeName } from "../types/type.js";
+import type { NotificationType, NotificationTypeName } from "../types/type.js";
 import { urlUnder } from "../types/http.js";
-import { notificationTypes } from "../types/index.js";
 import {
   DEFAULT_APPROVAL_MESSAGES, DEFAULT_JSON_BODY, DEFAULT_TEXT_BODY, LEAN_DEFAULTS,
   type DefaultsContext, type PlainValue, type WriteOutput,
@@ -334,6 +333,19 @@ export function defaultsContext(job: JobSnapshot, urlBase: string, approvalState
 }
 
 /**
+ * What rendering needs of a notification type: its name (Slack-markup types escape job data their
+ * own way), its default messages and its body format. The caller takes it from the type's
+ * declaration, so rendering does not import the type registry; plain data, it is cloned as it is
+ * to a render thread.
+ */
+export type MessageFormat = Pick<NotificationType, "name" | "defaultMessages" | "bodyFormat">;
+
+/** A type's MessageFormat: its data only (no send function), so that it crosses to a render thread. */
+export function messageFormat(type: MessageFormat): MessageFormat {
+  return { name: type.name, defaultMessages: type.defaultMessages, bodyFormat: type.bodyFormat };
+}
+
+/**
  * Renders a row's subject (one line) and body from the template's custom messages for the
  * row (chooseMessage: the trigger's, `canceled` before `error` for a canceled job, a workflow
  * approval's state), falling back to the defaults per part (as AWX: an empty custom part means
@@ -343,7 +355,8 @@ export function defaultsContext(job: JobSnapshot, urlBase: string, approvalState
  * RenderError naming the template and the part at fault.
  */
 export async function renderNotification(input: {
-  template: { name: string; notification_type: NotificationTypeName; messages: unknown };
+  template: { name: string; messages: unknown };
+  format: MessageFormat;
   trigger: Trigger;
   job: JobSnapshot;
   urlBase: string;
@@ -352,8 +365,7 @@ export async function renderNotification(input: {
   const fail = (problem: string): never => {
     throw new RenderError(`template "${template.name}": ${problem}`);
   };
-  const type = notificationTypes[template.notification_type];
-  if (!type) return fail(`unknown notification type "${template.notification_type}"`);
+  const type = input.format;
 
   const choice = chooseMessage(trigger, input.job);
   let chosen: ReturnType<typeof customMessageFor> = { custom: {}, where: { message: null, body: null } };

@@ -1,6 +1,6 @@
 import { DEFAULT_SEND_TIMEOUT_SECONDS } from "../config.js";
 import type { JobSnapshot, Trigger } from "../job.js";
-import { RenderError } from "../render/render.js";
+import { messageFormat, RenderError } from "../render/render.js";
 import { renderOffLoop } from "../render/renderOffLoop.js";
 import { redact } from "../types/http.js";
 import { urlSecrets } from "../redact.js";
@@ -73,7 +73,8 @@ export async function attemptDelivery(input: AttemptInput): Promise<AttemptResul
       throw new DeliveryError(`template "${input.templateName}": notification_configuration.${key}: ${issue?.message ?? "invalid"}`, { permanent: true });
     }
     rendered ??= await renderOffLoop({
-      template: { name: input.templateName, notification_type: type.name, messages: input.messages },
+      template: { name: input.templateName, messages: input.messages },
+      format: messageFormat(type),
       trigger: input.trigger,
       job: input.job,
       urlBase: input.urlBase,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { JobSnapshot } from "../../src/job.js";
-import { jobMetadata, renderNotification } from "../../src/render/render.js";
+import { jobMetadata, messageFormat, renderNotification } from "../../src/render/render.js";
+import { notificationTypes } from "../../src/types/index.js";
 import type { NotificationTypeName } from "../../src/types/type.js";
 import { webhook } from "../../src/types/webhook.js";
 import { makeDelivery, sampleJob } from "../helpers/delivery.js";
@@ -11,7 +12,8 @@ import { HttpReceiver } from "../helpers/httpReceiver.js";
 
 function render(type: NotificationTypeName, part: "message" | "body", source: string, job: Partial<JobSnapshot>) {
   return renderNotification({
-    template: { name: "t", notification_type: type, messages: { success: { [part]: source } } },
+    template: { name: "t", messages: { success: { [part]: source } } },
+    format: messageFormat(notificationTypes[type]),
     trigger: "success",
     job: sampleJob(job),
     urlBase: "https://awx.example.com",
