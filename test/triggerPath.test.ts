@@ -3,14 +3,12 @@ import { beforeAll, expect, test } from "vitest";
 import { createAwxSchema } from "./helpers/awx.js";
 import { connect, createTestDatabase } from "./helpers/database.js";
 
-// What a notifying transition runs (migrations 000061, 000062): the generated write trigger of
+// What a notifying transition runs (migration 000061): the generated write trigger of
 // every attachment, and the core functions it calls, transitively. A SQL function with a pinned
 // search_path is never inlined, and PostgreSQL before 18 parses and plans its body again in every
 // transaction that calls it from PL/pgSQL; on that path every function is PL/pgSQL, which keeps
 // its compiled body for the session (an immutable SQL function without arguments, such as
 // notifier.sleep_lock_key(), is folded to a constant when its caller's plan is made, and passes).
-// And the trigger calls notifier.decide as an expression, not as a query (`select * into d from
-// notifier.decide(...)` starts an executor per call).
 
 let db: pg.Client;
 
@@ -55,15 +53,4 @@ test("a notifying transition calls only PL/pgSQL functions, from the write trigg
   }
   const notPlpgsql = [...functions].filter(([, language]) => language !== "plpgsql" && language !== "constant").map(([name, language]) => `${name} (${language})`);
   expect(notPlpgsql).toEqual([]);
-});
-
-test("the write triggers assign notifier.decide's result instead of selecting from it", async () => {
-  const { rows } = await db.query<{ name: string; source: string }>(
-    `select p.proname as name, p.prosrc as source from pg_proc p
-      where p.pronamespace = 'notifier'::regnamespace and p.proname like 'tg\\_%\\_\\_write' order by 1`);
-  expect(rows).toHaveLength(2);
-  for (const row of rows) {
-    expect(row.source, row.name).toMatch(/\bd := notifier\.decide\(/);
-    expect(row.source, row.name).not.toMatch(/\bfrom\s+notifier\.decide\(/);
-  }
 });
