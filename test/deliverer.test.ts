@@ -94,6 +94,21 @@ describe("the deliverer in-process", () => {
     await deliverer.stop(1000);
   });
 
+  it("claims a one-template backlog without claiming rows only to give them back", async () => {
+    // concurrency 4: one template may hold 2 × 3 rows; a batch of up to 8 could bring more than
+    // that, and each row given back would be claimed (and recorded) once more for nothing.
+    await addWebhook(client, "in-process backlog", { url: `${receiver.url}/backlog` }, { triggers: ["started"], jobTemplateId: 4 });
+    for (let i = 0; i < 60; i++) await runJob(client, `backlog job ${i}`, "running", 4);
+    const deliverer = newDeliverer();
+    let claimed = 0;
+    deliverer.events.on("claimed", (rows) => (claimed += rows.length));
+    const recording = recordedFinal(deliverer, 60);
+    deliverer.start();
+    expect([...(await recording).values()].every((status) => status === "successful")).toBe(true);
+    await deliverer.stop(1000);
+    expect(claimed).toBe(60);
+  });
+
   it("claims nothing before start() and again on each wake()", async () => {
     await addWebhook(client, "in-process woken", { url: `${receiver.url}/woken` }, { triggers: ["started"], jobTemplateId: 2 });
     const deliverer = newDeliverer();

@@ -276,18 +276,34 @@ export class Deliverer {
     if (room <= 0) return;
     this.claimWanted = false;
     this.enter("polling");
-    this.claiming = this.claim(room).finally(() => {
+    this.claiming = this.claim(Math.min(room, this.leastTemplateRoom(now))).finally(() => {
       this.claiming = null;
       this.pump();
     });
   }
 
-  /** Templates to claim no rows of: their breaker is open, or this process holds their share already. */
+  /**
+   * How many more rows the fullest template still claimed may hold: a batch larger than that could
+   * bring rows this process would only give back (each given-back row costs a claim and an
+   * outcome for nothing — 15 % of the claims of a one-template backlog). Templates skipped by the
+   * claim do not count; one not held yet may bring its whole share.
+   */
+  private leastTemplateRoom(now: number): number {
+    let least = this.templateCap * 2;
+    for (const state of this.templates.values()) {
+      if (state.held > 0 && !this.claimSkips(state, now)) least = Math.min(least, this.templateCap * 2 - state.held);
+    }
+    return least;
+  }
+
+  /** A template to claim no rows of: its breaker is open, or this process holds its share (twice its sends) already. */
+  private claimSkips(state: TemplateState, now: number): boolean {
+    return state.openUntil > now || state.held >= this.templateCap * 2;
+  }
+
   private skippedTemplates(now: number): number[] {
     const skipped: number[] = [];
-    for (const [id, state] of this.templates) {
-      if (state.openUntil > now || state.held >= this.templateCap * 2) skipped.push(id);
-    }
+    for (const [id, state] of this.templates) if (this.claimSkips(state, now)) skipped.push(id);
     return skipped;
   }
 
