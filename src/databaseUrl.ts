@@ -12,6 +12,8 @@ export type SslMode = (typeof SSL_MODES)[number];
 /** The application_name of each connection the product opens (pg_stat_activity shows it). */
 export const APPLICATION_NAMES = {
   pool: "pg-job-notifier/pool",
+  /** The delivery hot path's own pool: claims, outcomes, lease extensions (src/db.ts). */
+  delivery: "pg-job-notifier/delivery",
   listen: "pg-job-notifier/listen",
   sleepLock: "pg-job-notifier/sleep-lock",
   migrate: "pg-job-notifier/migrate",

@@ -83,11 +83,11 @@ const hotPathTypes = {
  * The delivery hot path's own pool (claims, outcomes, lease extensions and releases): plain `pg`
  * with named statements, prepared once per connection, and none of slonik's per-query work (its
  * interceptors, tracing spans and value serialisers cost about 7 % of the service's CPU per row
- * in a profile of the delivery benchmark). Same login, TLS and application_name as the pool.
+ * in a profile of the delivery benchmark). Same login and TLS as the pool, its own application_name.
  */
 export async function createHotPathPool(url: string): Promise<pg.Pool> {
   const pool = new pg.Pool({
-    ...(await connectionConfig(url, APPLICATION_NAMES.pool)),
+    ...(await connectionConfig(url, APPLICATION_NAMES.delivery)),
     max: HOT_PATH_POOL_SIZE,
     idleTimeoutMillis: 60_000,
     types: hotPathTypes,

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   APPLICATION_NAMES, connectionConfig, connectionString, parseDatabaseUrl, slonikConnection, SSL_MODES, type SslMode,
 } from "../src/databaseUrl.js";
-import { createDatabasePool, sql } from "../src/db.js";
+import { createDatabasePool, createHotPathPool, sql } from "../src/db.js";
 import { startEmbeddedPostgres, type EmbeddedServer } from "../src/embedded.js";
 import { createLogger } from "../src/logger.js";
 import { runMigrations } from "../src/migrate.js";
@@ -138,6 +138,9 @@ describe("application_name", () => {
     const pool = await createDatabasePool(url, { maximumPoolSize: 1 });
     afterFile(() => pool.end());
     await pool.query(sql.unsafe`select 1`);
+    const delivery = await createHotPathPool(url);
+    afterFile(() => delivery.end());
+    await delivery.query("select 1");
     const listener = new Listener({ databaseUrl: url, pollIntervalSeconds: 60 }, createLogger({ level: "silent" }), () => listener.idle());
     afterFile(() => listener.stop());
     await listener.start();
@@ -149,7 +152,7 @@ describe("application_name", () => {
     while (!(await names()).includes(APPLICATION_NAMES.sleepLock) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(await names()).toEqual(expect.arrayContaining([APPLICATION_NAMES.pool, APPLICATION_NAMES.listen, APPLICATION_NAMES.sleepLock]));
+    expect(await names()).toEqual(expect.arrayContaining([APPLICATION_NAMES.pool, APPLICATION_NAMES.delivery, APPLICATION_NAMES.listen, APPLICATION_NAMES.sleepLock]));
 
     // graphile-migrate's connection: held up behind a lock on its ledger, so it waits where
     // pg_stat_activity shows it.
