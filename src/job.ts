@@ -15,6 +15,10 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TRIGGERS = ["started", "success", "error", "approval"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
+/** The statuses of a notification row (notifier.notifications.status, CONTRACT §5). */
+export const NOTIFICATION_STATUSES = ["pending", "successful", "failed"] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
 /** AWX's friendly name of each kind, used in default messages. */
 export const FRIENDLY_NAMES: Record<JobKind, string> = {
   job: "Job",

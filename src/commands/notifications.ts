@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { databaseUrlOption } from "../databaseUrl.js";
+import { NOTIFICATION_STATUSES } from "../job.js";
 import { OperationError, UsageError } from "../errors.js";
 import { listNotifications, type NotificationFilter } from "../sql/listNotifications.js";
 import { retryNotifications } from "../sql/retryNotifications.js";
@@ -8,8 +9,6 @@ import { writeOut } from "../terminal.js";
 
 /** Rows `notifications list` shows when --limit is not given. */
 export const DEFAULT_LIST_LIMIT = 50;
-
-const STATUSES = ["pending", "successful", "failed"] as const;
 
 export function registerNotificationsCommand(program: Command): void {
   const notifications = program
@@ -27,7 +26,7 @@ Examples:
   notifications
     .command("list")
     .description("list notification rows, newest first")
-    .option("--status <status>", `only rows in this status (${STATUSES.join(" | ")})`)
+    .option("--status <status>", `only rows in this status (${NOTIFICATION_STATUSES.join(" | ")})`)
     .option("--job <id>", "only the rows of this job")
     .option("--limit <n>", `at most this many rows (default ${DEFAULT_LIST_LIMIT})`)
     .option("--json", "print a JSON array instead of a table")
@@ -97,8 +96,8 @@ Examples:
 }
 
 function readFilter(options: { status?: string; job?: string; limit?: string }): NotificationFilter {
-  if (options.status !== undefined && !(STATUSES as readonly string[]).includes(options.status)) {
-    throw new UsageError(`--status must be one of ${STATUSES.join(", ")}`);
+  if (options.status !== undefined && !(NOTIFICATION_STATUSES as readonly string[]).includes(options.status)) {
+    throw new UsageError(`--status must be one of ${NOTIFICATION_STATUSES.join(", ")}`);
   }
   return {
     status: options.status as NotificationFilter["status"],

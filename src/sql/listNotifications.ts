@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { epochMs, sql, type CommonQueryMethods } from "../db.js";
+import { NOTIFICATION_STATUSES, type NotificationStatus } from "../job.js";
 
 export const NotificationRecord = z.object({
   id: z.number(),
@@ -8,7 +9,7 @@ export const NotificationRecord = z.object({
   templateName: z.string(),
   notificationType: z.string(),
   trigger: z.string(),
-  status: z.enum(["pending", "successful", "failed"]),
+  status: z.enum(NOTIFICATION_STATUSES),
   attempts: z.number(),
   error: z.string().nullable(),
   recipients: z.string().nullable(),
@@ -26,7 +27,7 @@ export type NotificationRecord = z.infer<typeof NotificationRecord>;
 
 export interface NotificationFilter {
   jobId?: number;
-  status?: "pending" | "successful" | "failed";
+  status?: NotificationStatus;
   /** Most rows, newest first. */
   limit: number;
 }

@@ -1,4 +1,5 @@
 import type { HotPathDb } from "../db.js";
+import type { NotificationStatus } from "../job.js";
 import { sliceCodePoints, storableText } from "../text.js";
 
 /** Characters of an attempt's error kept on the row (the SQL keeps as many). */
@@ -40,7 +41,7 @@ export interface RecordPolicy {
 }
 
 /** What the database made of the batch: the status each recorded row now has. */
-export type RecordedStatuses = Map<string, "pending" | "successful" | "failed">;
+export type RecordedStatuses = Map<string, NotificationStatus>;
 
 const RECORD_OUTCOMES = `
   select id::text as id, status
@@ -61,7 +62,7 @@ export async function recordOutcomes(db: HotPathDb, outcomes: readonly AttemptOu
       const value = pick(outcome);
       return value === null ? null : fit(storableText(value));
     });
-  const { rows } = await db.query<{ id: string; status: "pending" | "successful" | "failed" }>({
+  const { rows } = await db.query<{ id: string; status: NotificationStatus }>({
     name: "notifier_record_outcomes",
     text: RECORD_OUTCOMES,
     values: [

@@ -1,11 +1,10 @@
+import { NOTIFICATION_STATUSES, type NotificationStatus } from "../job.js";
 import type { JobNotification } from "../sql/listJobNotifications.js";
 import type { RecentJob } from "../sql/listRecentJobs.js";
 import type { Health } from "../sql/readHealth.js";
 import { html, SafeHtml } from "./html.js";
 
 /** The notification statuses the page filters by (notifier.notifications.status). */
-export const STATUS_FILTERS = ["pending", "successful", "failed"] as const;
-export type StatusFilter = (typeof STATUS_FILTERS)[number];
 
 /** A template as the page shows it: configuration already masked. */
 export interface TemplateView {
@@ -22,7 +21,7 @@ export interface PageData {
   jobs: readonly RecentJob[];
   notifications: readonly JobNotification[];
   templates: readonly TemplateView[];
-  status: StatusFilter | undefined;
+  status: NotificationStatus | undefined;
   /** Reload the page every this many seconds (`?refresh=`), or null. */
   refreshSeconds: number | null;
   /** Number of jobs asked for, shown so the reader knows the list is cut. */
@@ -47,7 +46,7 @@ ${data.refreshSeconds ? html`<meta http-equiv="refresh" content="${data.refreshS
   <h1>pg-job-notifier</h1>
   <nav aria-label="Filter by notification status">
     ${filterLink(undefined, data, "all", null)}
-    ${STATUS_FILTERS.map((status) => filterLink(status, data, status, status === "pending" ? pendingCount(data.health) : null))}
+    ${NOTIFICATION_STATUSES.map((status) => filterLink(status, data, status, status === "pending" ? pendingCount(data.health) : null))}
   </nav>
   <a class="refresh" href="/${pageQuery(data.status, data.refreshSeconds ? null : DEFAULT_REFRESH_SECONDS)}">${data.refreshSeconds ? "stop auto-refresh" : "auto-refresh"}</a>
 </header>
@@ -81,7 +80,7 @@ ${data.refreshSeconds ? html`<meta http-equiv="refresh" content="${data.refreshS
 export const DEFAULT_REFRESH_SECONDS = 3;
 
 /** The query string that keeps the page's filter and refresh ("" when neither is set). */
-export function pageQuery(status: StatusFilter | undefined, refreshSeconds: number | null): string {
+export function pageQuery(status: NotificationStatus | undefined, refreshSeconds: number | null): string {
   const query = new URLSearchParams();
   if (status) query.set("status", status);
   if (refreshSeconds) query.set("refresh", String(refreshSeconds));
@@ -90,7 +89,7 @@ export function pageQuery(status: StatusFilter | undefined, refreshSeconds: numb
 }
 
 /** A filter link; `count` (only pending has one: counting the whole outbox is too dear) in bold. */
-function filterLink(status: StatusFilter | undefined, data: PageData, label: string, count: string | null): SafeHtml {
+function filterLink(status: NotificationStatus | undefined, data: PageData, label: string, count: string | null): SafeHtml {
   const href = `/${pageQuery(status, data.refreshSeconds)}`;
   return html`<a href="${href}" class="filter ${status ?? "all"}"${status === data.status ? html` aria-current="page"` : ""}>${label}${count === null ? "" : html` <b>${count}</b>`}</a>`;
 }
@@ -106,7 +105,7 @@ function jobRow(job: RecentJob, rows: readonly JobNotification[], data: PageData
   <td><span class="id">#${job.jobId}</span> ${job.name || html`<i>unnamed</i>`}<div class="kind">${job.kind}</div></td>
   <td><span class="job-status ${job.status}">${job.status}</span>${job.waitingFor ? html`<div class="waiting">final waits for ${job.waitingFor}</div>` : ""}</td>
   <td>
-    <div class="counts">${STATUS_FILTERS.filter((s) => job[s] > 0).map((s) => html`<span class="count ${s}">${job[s]} ${s}</span>`)}${job.pending + job.successful + job.failed === 0 ? html`<span class="none">none${status ? "" : " yet"}</span>` : ""}</div>
+    <div class="counts">${NOTIFICATION_STATUSES.filter((s) => job[s] > 0).map((s) => html`<span class="count ${s}">${job[s]} ${s}</span>`)}${job.pending + job.successful + job.failed === 0 ? html`<span class="none">none${status ? "" : " yet"}</span>` : ""}</div>
     ${rows.length > 0 ? html`<ul class="notifications">${rows.map((row) => notificationItem(row, data))}</ul>` : ""}
   </td>
 </tr>`;

@@ -6,7 +6,8 @@ import { listTemplatesWithTriggers } from "../sql/listTemplatesWithTriggers.js";
 import { readHealth } from "../sql/readHealth.js";
 import { retryNotifications } from "../sql/retryNotifications.js";
 import { maskSecrets } from "../types/index.js";
-import { pageQuery, renderPage, STATUS_FILTERS, type StatusFilter } from "./page.js";
+import { NOTIFICATION_STATUSES, type NotificationStatus } from "../job.js";
+import { pageQuery, renderPage } from "./page.js";
 
 /** How many of the newest jobs the page lists when the URL does not say. */
 export const DEFAULT_JOB_LIMIT = 50;
@@ -108,8 +109,8 @@ function refreshSeconds(url: URL): number | null {
   return Number.isSafeInteger(seconds) && seconds > 0 ? Math.min(seconds, MAX_REFRESH_SECONDS) : null;
 }
 
-function statusFilter(value: string | null): StatusFilter | undefined {
-  return STATUS_FILTERS.find((status) => status === value);
+function statusFilter(value: string | null): NotificationStatus | undefined {
+  return NOTIFICATION_STATUSES.find((status) => status === value);
 }
 
 /**
