@@ -32,14 +32,33 @@ describe.each(HOSTS)("$name", (host) => {
     return host.runningJob(observer);
   }
 
+  /**
+   * A writes the final status in an open transaction; B then saves the wrapup and waits on A's row
+   * lock (pg_stat_activity shows the wait). Resolves once B waits, with B's write still pending.
+   */
+  async function aHoldsBWaits(id: number, status: string, dispatched: boolean): Promise<{ wrapup: Promise<void> }> {
+    await runner.query("begin");
+    await host.setStatus(runner, id, status, dispatched);
+    await receiver.query("begin");
+    const wrapup = host.wrapup(receiver, id);
+    await waitUntilBlocked(observer, receiverPid);
+    return { wrapup };
+  }
+
+  /** The other order: B saves the wrapup in an open transaction, A's final status waits on B's row lock. */
+  async function bHoldsAWaits(id: number, status: string, dispatched?: boolean): Promise<{ status: Promise<void> }> {
+    await receiver.query("begin");
+    await host.wrapup(receiver, id);
+    await runner.query("begin");
+    const write = host.setStatus(runner, id, status, dispatched);
+    await waitUntilBlocked(observer, runnerPid);
+    return { status: write };
+  }
+
   describe("A holds the row lock, B waits on it", () => {
     test("A commits, then B: the final rows are created by B's transaction, visible at B's commit", async () => {
       const id = await runningJob();
-      await runner.query("begin");
-      await host.setStatus(runner, id, "successful", true);
-      await receiver.query("begin");
-      const wrapup = host.wrapup(receiver, id);
-      await waitUntilBlocked(observer, receiverPid);
+      const { wrapup } = await aHoldsBWaits(id, "successful", true);
       expect(await triggersOf(observer, id)).toEqual(["started"]);
 
       await runner.query("commit");
@@ -52,11 +71,7 @@ describe.each(HOSTS)("$name", (host) => {
 
     test("A rolls back: B finds no final status and fires nothing; a later A fires", async () => {
       const id = await runningJob();
-      await runner.query("begin");
-      await host.setStatus(runner, id, "successful", true);
-      await receiver.query("begin");
-      const wrapup = host.wrapup(receiver, id);
-      await waitUntilBlocked(observer, receiverPid);
+      const { wrapup } = await aHoldsBWaits(id, "successful", true);
       await runner.query("rollback");
       await wrapup;
       await receiver.query("commit");
@@ -68,11 +83,7 @@ describe.each(HOSTS)("$name", (host) => {
 
     test("A commits, B rolls back: nothing; B's retry fires once", async () => {
       const id = await runningJob();
-      await runner.query("begin");
-      await host.setStatus(runner, id, "successful", true);
-      await receiver.query("begin");
-      const wrapup = host.wrapup(receiver, id);
-      await waitUntilBlocked(observer, receiverPid);
+      const { wrapup } = await aHoldsBWaits(id, "successful", true);
       await runner.query("commit");
       await wrapup;
       await receiver.query("rollback");
@@ -85,11 +96,7 @@ describe.each(HOSTS)("$name", (host) => {
 
     test("A waives B (no wrapup dispatched): A's commit fires, the blocked B adds nothing", async () => {
       const id = await runningJob();
-      await runner.query("begin");
-      await host.setStatus(runner, id, "successful", false);
-      await receiver.query("begin");
-      const wrapup = host.wrapup(receiver, id);
-      await waitUntilBlocked(observer, receiverPid);
+      const { wrapup } = await aHoldsBWaits(id, "successful", false);
       expect(await triggersOf(observer, id)).toEqual(["started"]);
       await runner.query("commit");
       expect(await triggersOf(observer, id)).toEqual(["started", "success"]);
@@ -103,11 +110,7 @@ describe.each(HOSTS)("$name", (host) => {
     test("B commits, then A: the final rows are created by A's transaction, visible at A's commit", async () => {
       const id = await runningJob();
       await host.dispatch(observer, id);
-      await receiver.query("begin");
-      await host.wrapup(receiver, id);
-      await runner.query("begin");
-      const status = host.setStatus(runner, id, "canceled");
-      await waitUntilBlocked(observer, runnerPid);
+      const { status } = await bHoldsAWaits(id, "canceled");
       await receiver.query("commit");
       expect(await triggersOf(observer, id)).toEqual(["started"]);
       await status;
@@ -118,11 +121,7 @@ describe.each(HOSTS)("$name", (host) => {
 
     test("B rolls back: A (wrapup dispatched) waits for a wrapup; B's retry fires", async () => {
       const id = await runningJob();
-      await receiver.query("begin");
-      await host.wrapup(receiver, id);
-      await runner.query("begin");
-      const status = host.setStatus(runner, id, "successful", true);
-      await waitUntilBlocked(observer, runnerPid);
+      const { status } = await bHoldsAWaits(id, "successful", true);
       await receiver.query("rollback");
       await status;
       await runner.query("commit");
@@ -134,11 +133,7 @@ describe.each(HOSTS)("$name", (host) => {
 
     test("B commits, A rolls back: nothing; A's retry fires once", async () => {
       const id = await runningJob();
-      await receiver.query("begin");
-      await host.wrapup(receiver, id);
-      await runner.query("begin");
-      const status = host.setStatus(runner, id, "successful", true);
-      await waitUntilBlocked(observer, runnerPid);
+      const { status } = await bHoldsAWaits(id, "successful", true);
       await receiver.query("commit");
       await status;
       await runner.query("rollback");
