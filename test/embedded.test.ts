@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { chmod, cp, mkdir, mkdtemp, readFile, realpath, rm, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { PASSWORD_FILE, startEmbeddedPostgres } from "../src/embedded.js";
 import { PACKAGE_ROOT } from "../src/migrate.js";
 import { afterFile } from "./helpers/afterFile.js";
+import { exitOf } from "./helpers/service.js";
 
 // Issue 11 item 13: the embedded PostgreSQL (npm start, npm test without TEST_DATABASE_URL) works
 // as root when the package sits in a folder only root can enter (a clone under /root, a
@@ -99,15 +99,9 @@ describe.skipIf(process.getuid?.() !== 0)("as root, with the package in a folder
     // The copy of the binaries goes to TMPDIR: one of the test's own, removed with it.
     const tmpdir = await folder("pg-job-notifier-tmpdir-");
     await chmod(tmpdir, 0o755);
-    const child = spawn(process.execPath, ["--import", "tsx", script], {
+    return exitOf(spawn(process.execPath, ["--import", "tsx", script], {
       cwd: root, env: { ...process.env, TMPDIR: tmpdir }, stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const [code] = await once(child, "exit");
-    return { code: code as number | null, stdout, stderr };
+    }));
   }
 
   it("runs the server from a copy its user can read, instead of dying with spawn EACCES", async () => {

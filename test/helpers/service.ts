@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import type pg from "pg";
 import { afterAll } from "vitest";
 import { freePort } from "../../src/embedded.js";
@@ -133,15 +134,26 @@ export class ServiceProcess {
   }
 }
 
-/** Runs the CLI to completion (for configuration errors and the like). */
-export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(CLI, args, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** What a finished process did: its exit code and everything it wrote. */
+export interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Waits for a process spawned with piped stdout and stderr to exit, collecting what it writes. */
+export async function exitOf(child: ChildProcessByStdio<null, Readable, Readable>): Promise<Exited> {
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const [code] = await once(child, "exit");
   return { code: code as number | null, stdout, stderr };
+}
+
+/** Runs the CLI to completion (for configuration errors and the like). */
+export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<Exited> {
+  return exitOf(spawn(CLI, args, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 type Queryable = Pick<pg.ClientBase, "query">;

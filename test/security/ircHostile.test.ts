@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { once } from "node:events";
 import net from "node:net";
 import path from "node:path";
 import type pg from "pg";
@@ -10,7 +9,7 @@ import { connect, createTestDatabase } from "../helpers/database.js";
 import { makeDelivery } from "../helpers/delivery.js";
 import { HttpReceiver } from "../helpers/httpReceiver.js";
 import { startIrcServer, watchIrc } from "../helpers/ngircd.js";
-import { ServiceProcess, addWebhook, rowsOf, runJob } from "../helpers/service.js";
+import { ServiceProcess, addWebhook, exitOf, rowsOf, runJob } from "../helpers/service.js";
 
 // A hostile IRC server on loopback: whatever bytes it sends, the client fails that attempt with
 // a DeliveryError and never throws from its socket handler (which would end the process).
@@ -140,12 +139,7 @@ describe("the service against a hostile IRC server", () => {
 describe("the service's last-resort handler", () => {
   it.each(["throw", "reject"])("logs one line and exits 1 on an uncaught error (%s)", async (how) => {
     const fixture = path.join(import.meta.dirname, "..", "fixtures", "uncaughtError.ts");
-    const child = spawn(process.execPath, ["--import", "tsx", fixture, how], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const [code] = await once(child, "exit");
+    const { code, stdout, stderr } = await exitOf(spawn(process.execPath, ["--import", "tsx", fixture, how], { stdio: ["ignore", "pipe", "pipe"] }));
     expect(code, stderr).toBe(1);
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
