@@ -7,7 +7,7 @@ import pg from "pg";
 import { Logger } from "@graphile/logger";
 import { migrate, type Settings } from "graphile-migrate";
 import { APPLICATION_NAMES, connectionConfig, connectionString as driverConnectionString } from "./databaseUrl.js";
-import { OperationError } from "./errors.js";
+import { OperationError, sqlState } from "./errors.js";
 import { foreignLedgerMessage, forgetOurMigrations, inspectLedger, readCommittedMigrations } from "./ledger.js";
 import { lockHolders, oldestSnapshotHolder } from "./lockHolders.js";
 import { writeErr } from "./terminal.js";
@@ -185,7 +185,7 @@ async function migrateOnce(connectionString: string, options: MigrateOptions, sa
     if (error instanceof Error && error.message === MIGRATE_LOCK_BUSY) {
       throw new LockBusyError(ANOTHER_MIGRATE);
     }
-    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+    if (sqlState(error) === LOCK_NOT_AVAILABLE) {
       const file = currentMigrationFile;
       const busy = file ? await describeWait(connectionString, path.join(settings.migrationsFolder!, "committed", file)) : null;
       throw new LockBusyError(

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { APPLICATION_NAMES, connectionConfig } from "./databaseUrl.js";
-import { OperationError } from "./errors.js";
+import { OperationError, sqlState } from "./errors.js";
 import { forgetOurMigrations, readCommittedMigrations } from "./ledger.js";
 import { lockHolders } from "./lockHolders.js";
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, LOCK_NOT_AVAILABLE, migrationsFolder, roleNames } from "./migrate.js";
@@ -91,7 +91,7 @@ export async function uninstall(connectionString: string, options: UninstallOpti
     done.forEach((line) => say(line));
   } catch (error) {
     await client.query("rollback").catch(() => {});
-    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
     const held = await lockHolders(client, await productTables(client));
     throw new OperationError(
       `lock timeout (${lockTimeoutSeconds}s NOTIFIER_LOCK_TIMEOUT): could not lock ${held.join(", ") || "a table"}; ` +

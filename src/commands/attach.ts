@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import { databaseUrlOption } from "../databaseUrl.js";
-import { OperationError, UsageError } from "../errors.js";
+import { OperationError, sqlState, UsageError } from "../errors.js";
 import { LOCK_NOT_AVAILABLE } from "../migrate.js";
 import { attachAwx } from "../sql/attachAwx.js";
 import { attachTable } from "../sql/attachTable.js";
 import { detach } from "../sql/detach.js";
 import { listAttachments } from "../sql/listAttachments.js";
-import { errorCode, formatTable, formatTime, INVALID_PARAMETER_VALUE, isoTime, printJson, withDatabase } from "./common.js";
+import { formatTable, formatTime, INVALID_PARAMETER_VALUE, isoTime, printJson, withDatabase } from "./common.js";
 import { migrateDatabaseUrl, migrateUrlOption } from "./install.js";
 import { writeOut } from "../terminal.js";
 
@@ -170,8 +170,8 @@ async function run<T>(databaseUrl: string | undefined, work: Parameters<typeof w
     return await withDatabase(databaseUrl, work);
   } catch (error) {
     const message = ((error as { cause?: Error }).cause ?? (error as Error)).message;
-    if (errorCode(error) === INVALID_PARAMETER_VALUE) throw new UsageError(message);
-    if (errorCode(error) === LOCK_NOT_AVAILABLE) {
+    if (sqlState(error) === INVALID_PARAMETER_VALUE) throw new UsageError(message);
+    if (sqlState(error) === LOCK_NOT_AVAILABLE) {
       throw new OperationError("a transaction on the host table holds a conflicting lock (lock_timeout expired); nothing changed, run it again");
     }
     throw error;

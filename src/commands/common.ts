@@ -55,9 +55,3 @@ export function oneLine(text: string, max = 120): string {
 /** SQLSTATE invalid_parameter_value: the product's SQL functions refusing an argument, in one line naming it. */
 export const INVALID_PARAMETER_VALUE = "22023";
 
-/** The SQLSTATE of a database error (slonik keeps pg's error as the cause), if any. */
-export function errorCode(error: unknown): string | undefined {
-  const withCode = error as { code?: unknown; cause?: { code?: unknown } };
-  const code = withCode.code ?? withCode.cause?.code;
-  return typeof code === "string" ? code : undefined;
-}

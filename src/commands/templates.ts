@@ -4,7 +4,7 @@ import { Option, type Command } from "commander";
 import { addServiceSetting, readServiceSettings } from "../config.js";
 import type { CommonQueryMethods } from "../db.js";
 import { databaseUrlOption } from "../databaseUrl.js";
-import { OperationError, UsageError } from "../errors.js";
+import { OperationError, sqlState, UsageError } from "../errors.js";
 import { TRIGGERS, type JobSnapshot, type Trigger } from "../job.js";
 import { checkTemplateMessages, RenderError } from "../render/render.js";
 import { attemptDelivery } from "../services/attemptDelivery.js";
@@ -15,7 +15,7 @@ import { removeTemplate } from "../sql/removeTemplate.js";
 import { validateTemplate } from "../sql/validateTemplate.js";
 import { maskSecrets } from "../types/index.js";
 import { NOTIFICATION_TYPE_NAMES } from "../types/type.js";
-import { errorCode, formatTable, INVALID_PARAMETER_VALUE, parsePositiveInteger, printJson, withDatabase } from "./common.js";
+import { formatTable, INVALID_PARAMETER_VALUE, parsePositiveInteger, printJson, withDatabase } from "./common.js";
 import { writeOut } from "../terminal.js";
 
 const UNIQUE_VIOLATION = "23505";
@@ -79,7 +79,7 @@ Examples:
         try {
           return await insertTemplate(db, template);
         } catch (error) {
-          if (errorCode(error) === UNIQUE_VIOLATION) throw new OperationError(`template "${template.name}" already exists`);
+          if (sqlState(error) === UNIQUE_VIOLATION) throw new OperationError(`template "${template.name}" already exists`);
           throw error;
         }
       });
@@ -199,7 +199,7 @@ async function checkWithDatabase(db: CommonQueryMethods, template: NewTemplate):
   try {
     await validateTemplate(db, template);
   } catch (error) {
-    if (errorCode(error) === INVALID_PARAMETER_VALUE) throw new UsageError((error as Error).message);
+    if (sqlState(error) === INVALID_PARAMETER_VALUE) throw new UsageError((error as Error).message);
     throw error;
   }
   try {

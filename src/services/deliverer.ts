@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { HotPathDb } from "../db.js";
+import { sqlState } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ServiceMetrics } from "../metrics.js";
 import { claimDue, type ClaimedNotification } from "../sql/claimDue.js";
@@ -634,15 +635,6 @@ export class Deliverer {
     if (!this.databaseReachable) this.logger.info("database reachable again");
     this.databaseReachable = true;
   }
-}
-
-/** The SQLSTATE of a database error, through the wrappers of the driver. */
-function sqlState(error: unknown): string | undefined {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
 }
 
 /** Errors a value of the statement causes (data exception, constraint, program limit), not the database being unreachable. */
