@@ -5,6 +5,6 @@ import type { HotPathDb } from "../db.js";
  * so another process sends it now (notifier.release_claims, migration 43).
  */
 export async function releaseClaims(db: HotPathDb, worker: string): Promise<number> {
-  const { rows } = await db.query<{ released: number }>("select notifier.release_claims($1)::int as released", [worker]);
+  const { rows } = await db.query<{ released: number }>("select notifier.release_claims($1) as released", [worker]);
   return rows[0]!.released;
 }
